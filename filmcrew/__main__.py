@@ -1,0 +1,3 @@
+from filmcrew.cli import main
+
+main()

@@ -1,0 +1,65 @@
+"""The planner: request → StoryPlan (global prompt, shots with events, music brief).
+
+Business rules are checked in code after parsing, and a violation goes back to the LLM as a repair
+message: shot durations add up to the target, ids are unique.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from filmcrew.context import crew_context, options_of
+from filmcrew.llm.prompts import render
+from filmcrew.schemas import StoryPlan
+
+DEFAULT_DURATION_S = 12.0
+MIN_SHOTS = 3
+_UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "min": 60, "mins": 60,
+          "minute": 60, "minutes": 60}
+
+
+def stated_duration(request: str) -> float | None:
+    """A length the request states ("a 20-second film", "30 seconds", "1 minute"), or None."""
+    m = re.search(r"(\d+(?:\.\d+)?)\s*-?\s*(seconds?|secs?|s|minutes?|mins?|min)\b", request.lower())
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
+
+
+def target_duration(request: str, duration_s: float | None) -> float:
+    """The film's length: the flag, else what the request states, else the default."""
+    target = duration_s or stated_duration(request) or DEFAULT_DURATION_S
+    if not 0 < target <= 600:
+        raise ValueError(f"duration {target:g} s; must be > 0 and ≤ 600")
+    return round(target, 2)
+
+
+def check_plan(plan: StoryPlan, duration_s: float) -> None:
+    """Raise ValueError (sent back to the LLM) when the plan breaks a rule."""
+    ids = [s.id for s in plan.shots]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"shot ids must be unique; got {ids}")
+    total = sum(s.duration_s for s in plan.shots)
+    if abs(total - duration_s) > 0.05:
+        raise ValueError(
+            f"shot durations add up to {total:.2f} s; they must add up to {duration_s:.2f} s"
+        )
+
+
+def plan_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
+    """Write the plan for the request in state (or re-plan with the director's feedback)."""
+    from filmcrew.llm.offline_planner import plan_request
+
+    ctx = crew_context(runtime)
+    opts = options_of(state)
+    request = state["request"]
+    duration = target_duration(request, opts.duration_s)
+    feedback = state.get("plan_feedback", "")
+    prompt = render("planner", request=request, duration_s=duration, min_shots=MIN_SHOTS,
+                    feedback=feedback)
+    plan = ctx.llm.structured(
+        "planner", StoryPlan, prompt,
+        offline=lambda: plan_request(request, duration, min_shots=MIN_SHOTS, seed=opts.seed),
+        check=lambda p: check_plan(p, duration),
+        role="the director and planner",
+    )
+    return {"plan": plan.model_dump(mode="json"), "duration_s": duration}

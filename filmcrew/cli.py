@@ -1,0 +1,236 @@
+"""Command line: `filmcrew run | resume | doctor`.
+
+Bad input gets a one-line error and a non-zero exit, never a traceback (FILMCREW_DEBUG=1 shows it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from filmcrew.config import MUSIC_BACKENDS, SCORERS, VIDEO_BACKENDS, RunOptions
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="An agentic film crew: a request in, a finished film with a score out.")
+console = Console(stderr=True)
+
+
+class UserError(Exception):
+    """An error whose message is the whole story for the user."""
+
+
+@app.command()
+def run(
+    request: Annotated[str, typer.Argument(help="what the film should show, in plain words")],
+    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="where outputs go")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="approve the plan without asking")] = False,
+    duration: Annotated[float | None, typer.Option("--duration", help="target length, s")] = None,
+    candidates: Annotated[int, typer.Option(help="candidate clips per shot")] = 2,
+    beam: Annotated[int, typer.Option(help="beam width of the shot editor")] = 4,
+    seed: Annotated[int, typer.Option(help="run seed")] = 0,
+    video_backend: Annotated[str, typer.Option(help=f"one of {', '.join(VIDEO_BACKENDS)}")] = "previz",
+    music_backend: Annotated[str, typer.Option(help=f"one of {', '.join(MUSIC_BACKENDS)}")] = "procedural",
+    scorer: Annotated[str, typer.Option(help=f"one of {', '.join(SCORERS)}")] = "continuity",
+    llm: Annotated[str | None, typer.Option(help='"provider:model" or "offline"')] = None,
+    debug_models: Annotated[bool, typer.Option(help="tiny random-init models for GPU backends")] = False,
+    fps: Annotated[int, typer.Option(help="frames per second")] = 24,
+    width: Annotated[int, typer.Option(help="frame width")] = 640,
+    height: Annotated[int, typer.Option(help="frame height")] = 360,
+    max_critic_rounds: Annotated[int, typer.Option(help="composer/critic rounds")] = 2,
+    target_lufs: Annotated[float, typer.Option(help="loudness of the mix, LUFS")] = -14.0,
+    overlay: Annotated[bool, typer.Option(help="captions and tags on the previz")] = True,
+) -> None:
+    """Make a film from REQUEST (the plan is shown for approval unless --yes)."""
+    from filmcrew import runner
+    from filmcrew.config import validate_request
+
+    try:
+        request = validate_request(request)
+        options = RunOptions(
+            duration_s=duration, candidates=candidates, beam=beam, seed=seed,
+            video_backend=video_backend, music_backend=music_backend, scorer=scorer, llm=llm,
+            debug_models=debug_models, fps=fps, width=width, height=height,
+            max_critic_rounds=max_critic_rounds, target_lufs=target_lufs, overlay=overlay,
+        )
+    except ValueError as e:
+        raise UserError(_one_line(e)) from None
+    if run_dir is None:
+        from filmcrew.config import Settings
+
+        run_dir = Settings().runs_dir / _slug(request)
+    approve = None if yes else _interactive_approver(run_dir)
+    with _progress() as on_event:
+        result = runner.start(request, options, run_dir, approve=approve, on_event=on_event)
+    _print_result(result)
+
+
+@app.command()
+def resume(run_dir: Annotated[Path, typer.Argument(help="the run directory to continue")],
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="approve the plan")] = False) -> None:
+    """Continue a run that was interrupted or killed; finished work is not redone."""
+    from filmcrew import runner
+
+    approve = None if yes else _interactive_approver(run_dir)
+    with _progress() as on_event:
+        result = runner.resume(run_dir, approve=approve, on_event=on_event)
+    _print_result(result)
+
+
+@app.command()
+def doctor() -> None:
+    """Which backends, models and weights are available, and why not."""
+    from filmcrew.doctor import checks
+
+    ok = True
+    for c in checks():
+        mark = "[green]✓[/]" if c.ok else ("[yellow]–[/]" if c.optional else "[red]✗[/]")
+        console.print(f"{mark} [bold]{c.name}[/]: {c.detail}")
+        ok &= c.ok or c.optional
+    raise typer.Exit(0 if ok else 1)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _interactive_approver(run_dir: Path):
+    def approve(request: dict[str, Any]) -> Any:
+        from filmcrew.schemas import StoryPlan
+
+        plan = StoryPlan.model_validate(request["action_requests"][0]["args"]["plan"])
+        _show_plan(plan)
+        if not sys.stdin.isatty():
+            raise UserError("the plan needs approval and there is no terminal; pass --yes")
+        choice = typer.prompt("approve / edit / reject", default="approve").strip().lower()
+        if choice.startswith("a"):
+            return {"decisions": [{"type": "approve"}]}
+        if choice.startswith("e"):
+            path = Path(run_dir) / "plan.proposed.json"
+            path.write_text(plan.model_dump_json(indent=2))
+            typer.prompt(f"edit {path}, then press enter", default="", show_default=False)
+            edited = json.loads(path.read_text())
+            return {"decisions": [{"type": "edit",
+                                   "edited_action": {"name": "approve_plan", "args": {"plan": edited}}}]}
+        notes = typer.prompt("what should change? (empty = stop)", default="", show_default=False)
+        return {"decisions": [{"type": "reject", "message": notes}]}
+
+    return approve
+
+
+def _show_plan(plan: Any) -> None:
+    from rich.table import Table
+
+    t = Table(title=plan.global_prompt, show_lines=False)
+    for col in ("shot", "s", "camera", "what happens"):
+        t.add_column(col)
+    for s in plan.shots:
+        cam = f"{s.camera.scale} {s.camera.move}" + (
+            f" ×{s.camera.time_scale:g}" if s.camera.time_scale != 1 else "")
+        t.add_row(s.id, f"{s.duration_s:.2f}", cam, "; ".join(s.events) or s.local_prompt)
+    console.print(t)
+    b = plan.music_brief
+    console.print(f"music: {b.description} ({b.key} {b.mode}, "
+                  f"{b.tempo_bpm_min:.0f}-{b.tempo_bpm_max:.0f} BPM)")
+
+
+class _progress:
+    """Rich progress bars per node and per shot, fed by LangGraph custom stream events."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bars = Progress(TextColumn("{task.description:<28}"), BarColumn(),
+                             TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                             console=console, transient=False, disable=not console.is_terminal)
+        self.tasks: dict[str, Any] = {}
+        self.bars.__enter__()
+        return self.on_event
+
+    def on_event(self, mode: str, data: Any) -> None:
+        if mode == "provider":
+            console.print(f"LLM: {data}")
+        elif mode == "custom" and isinstance(data, dict) and data.get("type") == "progress":
+            key = f"{data['node']} {data.get('shot_id') or ''}".strip()
+            if key not in self.tasks:
+                self.tasks[key] = self.bars.add_task(key, total=data["total"])
+            self.bars.update(self.tasks[key], completed=data["step"], total=data["total"])
+        elif mode == "updates" and isinstance(data, dict):
+            for node in data:
+                if not console.is_terminal:
+                    console.print(f"✓ {node}")
+
+    def __exit__(self, *exc):
+        self.bars.__exit__(*exc)
+        return False
+
+
+def _print_result(result: Any) -> None:
+    if result.status != "done":
+        console.print(f"stopped: the plan was rejected ({result.run_dir})")
+        raise typer.Exit(3)
+    report = json.loads((result.run_dir / "report.json").read_text())
+    console.print(
+        f"[bold green]film:[/] {result.final}  ({report['duration_s']:.2f} s, "
+        f"{len(report['shots'])} shots, {report['music']['lufs']} LUFS, "
+        f"{report['calls']['cached']}/{report['calls']['llm'] + report['calls']['tool']} calls cached)"
+    )
+    print(result.final)
+
+
+def _slug(text: str) -> str:
+    import re
+    import time
+
+    words = re.findall(r"[a-z0-9]+", text.lower())[:6]
+    return "-".join(words) + time.strftime("-%Y%m%d-%H%M%S")
+
+
+def _one_line(e: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(e, ValidationError):
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        return f"{field}: {msg}" if field else msg
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def main() -> None:
+    """Entry point: run the app, turning expected errors into one line and exit code 2."""
+    from filmcrew.llm.chat import StructuredOutputError
+    from filmcrew.runner import RunError
+
+    try:
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except (UserError, RunError, StructuredOutputError, ValueError, FileNotFoundError,
+            PermissionError) as e:
+        if os.environ.get("FILMCREW_DEBUG"):
+            raise
+        console.print(f"[red]error:[/] {_one_line(e)}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("interrupted; continue with `filmcrew resume RUN_DIR`")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as e:  # click's own usage errors come here as ClickException
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Configuration as described data.
+
+`Settings` is the environment (FILMCREW_* variables and `.env`): provider, secrets, paths. `RunOptions` is
+one run's knobs, what the CLI flags set. Secrets live only in `Settings` and never enter graph state,
+traces or logs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VIDEO_BACKENDS = ("previz",)
+MUSIC_BACKENDS = ("procedural",)
+SCORERS = ("continuity",)
+
+MAX_REQUEST_CHARS = 4000
+MAX_DURATION_S = 600.0
+
+
+class Settings(BaseSettings):
+    """Environment settings (FILMCREW_* variables, optionally from a `.env` file)."""
+
+    model_config = SettingsConfigDict(env_prefix="FILMCREW_", env_file=".env", extra="ignore")
+
+    llm: str = Field(
+        default="offline",
+        description='chat model as "provider:model" for init_chat_model, or "offline" for the rules',
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="base URL of an OpenAI-compatible server (vLLM, Ollama, …)"
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for the provider (else the provider's own variable)"
+    )
+    llm_temperature: float = Field(default=0.2, description="sampling temperature of agent calls")
+    llm_max_repairs: int = Field(default=2, ge=0, description="re-asks after an invalid answer")
+    runs_dir: Path = Field(default=Path("runs"), description="where `run` puts run dirs by default")
+    models_dir: Path | None = Field(
+        default=None, description="local folder with model weights (else the HF cache)"
+    )
+
+
+class RunOptions(BaseModel):
+    """Per-run knobs; each is a CLI flag of `filmcrew run`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duration_s: float | None = Field(
+        default=None, description="target length in seconds; None = from the request, else 12 s"
+    )
+    fps: int = Field(default=24, ge=1, le=120, description="frames per second of the film")
+    width: int = Field(default=640, ge=64, le=3840, description="frame width (even)")
+    height: int = Field(default=360, ge=64, le=2160, description="frame height (even)")
+    candidates: int = Field(default=2, ge=1, le=16, description="candidate clips per shot")
+    beam: int = Field(default=4, ge=1, le=64, description="beam width of the shot editor")
+    seed: int = Field(default=0, ge=0, description="run seed; every tool seed is derived from it")
+    video_backend: str = Field(default="previz", description="video generator for every shot")
+    music_backend: str = Field(default="procedural", description="music generator")
+    scorer: str = Field(default="continuity", description="shot editor's sequence scorer")
+    llm: str | None = Field(default=None, description='"provider:model" override of FILMCREW_LLM')
+    debug_models: bool = Field(
+        default=False, description="tiny random-init models for every GPU backend (noise pictures)"
+    )
+    max_critic_rounds: int = Field(default=2, ge=0, le=10, description="composer ⟲ critic rounds")
+    target_lufs: float = Field(default=-14.0, ge=-40, le=-5, description="loudness of the mix")
+    sample_rate: int = Field(default=48000, description="audio sample rate of the mix")
+    overlay: bool = Field(default=True, description="draw shot number, caption and tags on previz")
+
+    @field_validator("duration_s")
+    @classmethod
+    def _duration(cls, v: float | None) -> float | None:
+        if v is not None and not (0 < v <= MAX_DURATION_S):
+            raise ValueError(f"duration {v:g} s; must be > 0 and ≤ {MAX_DURATION_S:g}")
+        return v
+
+    @field_validator("width", "height")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError(f"{v} is odd; H.264 needs even frame sizes")
+        return v
+
+    @field_validator("video_backend")
+    @classmethod
+    def _video(cls, v: str) -> str:
+        return _known(v, VIDEO_BACKENDS, "video backend")
+
+    @field_validator("music_backend")
+    @classmethod
+    def _music(cls, v: str) -> str:
+        return _known(v, MUSIC_BACKENDS, "music backend")
+
+    @field_validator("scorer")
+    @classmethod
+    def _scorer(cls, v: str) -> str:
+        return _known(v, SCORERS, "scorer")
+
+
+def _known(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; choose one of: {', '.join(allowed)}")
+    return value
+
+
+def validate_request(request: str) -> str:
+    """Strip and check a natural-language request; raise ValueError with a one-line reason."""
+    text = (request or "").strip()
+    if not text:
+        raise ValueError("the request is empty; describe the film you want")
+    if len(text) > MAX_REQUEST_CHARS:
+        raise ValueError(
+            f"the request is {len(text)} characters; keep it under {MAX_REQUEST_CHARS}"
+        )
+    return text
+

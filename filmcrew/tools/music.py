@@ -1,0 +1,111 @@
+"""Music backends behind the `MusicGenerator` protocol, plus the cached analysis and mix steps.
+
+The procedural composer (tools/procedural_music.py) is the CPU default. Its outputs are two files: the
+symbolic score as JSON (the reviewers read notes, not guesses) and the stems as one WAV with a channel
+per stem, in `STEMS` order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from filmcrew.artifacts import ArtifactStore
+from filmcrew.schemas import ArtifactRef, MixPlan, MusicBrief, RhythmSpots
+from filmcrew.tools.protocols import MusicGenerator, Progress
+
+STEMS = ("melody", "harmony", "bass", "percussion")
+COMPOSER_VERSION = "1"
+ANALYSIS_VERSION = "1"
+MIX_VERSION = "1"
+
+
+class ProceduralComposer:
+    """Rhythm-aligned symbolic composition in the brief's key, mode and tempo, synthesised to stems."""
+
+    name = "procedural"
+
+    def compose(self, store: ArtifactStore, node: str, brief: MusicBrief, spots: RhythmSpots,
+                sections: list[tuple[float, float, float]], duration_s: float, *, seed: int,
+                feedback: list[str], sample_rate: int,
+                progress: Progress | None = None) -> tuple[ArtifactRef, ArtifactRef]:
+        from filmcrew.tools.procedural_music import Score, compose, render_stems
+
+        params = {"brief": brief.model_dump(mode="json"), "spots": spots.model_dump(mode="json"),
+                  "sections": sections, "duration_s": duration_s, "feedback": list(feedback)}
+        score_ref = store.get_or_create(
+            node, "compose", COMPOSER_VERSION, params, ext="json", media_type="application/json",
+            seed=seed,
+            make=lambda p: _write_json_score(
+                p, compose(brief, spots, sections, duration_s, seed=seed, feedback=list(feedback))),
+        )
+
+        def make_stems(path: Path) -> dict:
+            from filmcrew.tools.media import write_audio
+
+            score = Score.from_json(store.read_json(score_ref))
+            stems = render_stems(score, sample_rate=sample_rate)
+            if progress:
+                progress(1, 1)
+            write_audio(path, np.stack([stems[s] for s in STEMS], axis=1), sample_rate)
+            return {"duration_s": duration_s, "sample_rate": sample_rate, "stems": list(STEMS)}
+
+        stems_ref = store.get_or_create(node, "synthesize", COMPOSER_VERSION,
+                                        {"sample_rate": sample_rate}, ext="wav",
+                                        media_type="audio/wav", make=make_stems,
+                                        inputs=[score_ref])
+        return score_ref, stems_ref
+
+
+def _write_json_score(path: Path, score: object) -> dict:
+    import json
+
+    path.write_text(json.dumps(score.to_json()), encoding="utf-8")  # type: ignore[attr-defined]
+    return {}
+
+
+def music_backend(name: str, *, debug_models: bool = False) -> MusicGenerator:
+    """The music generator called `name`."""
+    if name == "procedural":
+        return ProceduralComposer()
+    raise ValueError(f"unknown music backend {name!r}")
+
+
+def clip_motion(store: ArtifactStore, node: str, clip: ArtifactRef) -> list[float]:
+    """Per-frame optical-flow energy of a clip (cached), for motion rhythm spots."""
+
+    def make(path: Path) -> dict:
+        from filmcrew.tools.media import read_video
+        from filmcrew.tools.rhythm import motion_energy
+
+        energy = motion_energy(read_video(store.path(clip)), clip.fps or 24.0)
+        return ArtifactStore.json_writer([round(float(x), 5) for x in energy])(path)
+
+    ref = store.get_or_create(node, "motion_energy", ANALYSIS_VERSION, {}, ext="json",
+                              media_type="application/json", make=make, inputs=[clip])
+    return list(store.read_json(ref))
+
+
+def mix_stems(store: ArtifactStore, node: str, stems: ArtifactRef, plan: MixPlan,
+              duration_s: float, sample_rate: int) -> ArtifactRef:
+    """Mix the stems to a stereo WAV at the plan's loudness (cached)."""
+    params = {"plan": plan.model_dump(mode="json", exclude={"stems"}),
+              "gains": {s.name: s.gain_db for s in plan.stems},
+              "pans": {s.name: s.pan for s in plan.stems},
+              "duration_s": duration_s, "sample_rate": sample_rate}
+
+    def make(path: Path) -> dict:
+        from filmcrew.tools.media import read_audio, write_audio
+        from filmcrew.tools.mixer import mix
+
+        audio, sr = read_audio(store.path(stems))
+        names = stems.meta.get("stems", list(STEMS))
+        result = mix({str(n): audio[:, i] for i, n in enumerate(names)}, sr, duration_s, plan=plan,
+                     gains_db=params["gains"], pans=params["pans"])
+        write_audio(path, result.audio, sr)
+        return {"duration_s": duration_s, "sample_rate": sr, "lufs": round(result.lufs, 2),
+                "true_peak_db": round(result.true_peak_db, 2)}
+
+    return store.get_or_create(node, "mix", MIX_VERSION, params, ext="wav", media_type="audio/wav",
+                               make=make, inputs=[stems])
