@@ -67,7 +67,7 @@ class ArtifactStore:
         return self.root / key[:2] / f"{key}.{ext}"
 
     def _sidecar(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+        return self.root / key[:2] / f"{key}.ref.json"
 
     def path(self, ref: ArtifactRef) -> Path:
         """Absolute path of an artifact."""
@@ -115,7 +115,7 @@ class ArtifactStore:
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
-        side_tmp = self._sidecar(key).with_suffix(".json.tmp")
+        side_tmp = self._sidecar(key).with_suffix(".tmp")
         side_tmp.write_text(ref.model_dump_json(indent=1), encoding="utf-8")
         os.replace(side_tmp, self._sidecar(key))
         return ref
