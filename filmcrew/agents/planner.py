@@ -6,7 +6,6 @@ message: shot durations add up to the target, ids are unique.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from filmcrew.context import crew_context, options_of
@@ -15,19 +14,13 @@ from filmcrew.schemas import StoryPlan
 
 DEFAULT_DURATION_S = 12.0
 MIN_SHOTS = 3
-_UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "min": 60, "mins": 60,
-          "minute": 60, "minutes": 60}
-
-
-def stated_duration(request: str) -> float | None:
-    """A length the request states ("a 20-second film", "30 seconds", "1 minute"), or None."""
-    m = re.search(r"(\d+(?:\.\d+)?)\s*-?\s*(seconds?|secs?|s|minutes?|mins?|min)\b", request.lower())
-    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
 
 
 def target_duration(request: str, duration_s: float | None) -> float:
     """The film's length: the flag, else what the request states, else the default."""
-    target = duration_s or stated_duration(request) or DEFAULT_DURATION_S
+    from filmcrew.llm.offline_planner import stated_duration
+
+    target = duration_s or stated_duration(request)[0] or DEFAULT_DURATION_S
     if not 0 < target <= 600:
         raise ValueError(f"duration {target:g} s; must be > 0 and ≤ 600")
     return round(target, 2)

@@ -11,9 +11,10 @@ catalog and per-phenomenon rules, so the previz gets numbers it can simulate wit
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from filmcrew.catalog import Material, kind, material
-from filmcrew.llm.offline_phenomena import THRESHOLD, classify_phenomena, keyword_phenomena
+from filmcrew.llm.offline_phenomena import MARGIN, THRESHOLD, classify_phenomena, keyword_phenomena
 from filmcrew.schemas import (
     DYNAMICS,
     OPTICS,
@@ -30,18 +31,26 @@ from filmcrew.schemas import (
 __all__ = ["annotate_shot", "classify_phenomena"]
 
 MAX_PHENOMENA = 4
+_OPPOSITES = (("melting", "solidification"), ("vaporization", "liquefaction"))
 _FRAMING = re.compile(
     r"\b(extreme |very )?(wide|medium|close-up|closeup|establishing|closing|insert)( shot)?\b"
     r"|\b(slow[- ]motion|time[- ]lapse|replay)\b",
     re.I,
 )
+_FRAME_PREFIX = re.compile(r"^[^:]*\b(shot|close-up|closeup)\b[^:]*:\s*", re.I)
 _MOTION = re.compile(
     r"\b(mov|fall|fell|drop|roll|slid|tumbl|toppl|throw|thrown|knock|fly|flies|flew|launch|swing|"
     r"spin|walk|run|jump|kick|push|slam|crash|hit|bounc|land|shatter|break|broke)",
     re.I,
 )
-_HEAT = re.compile(r"\b(pan|stove|oven|hot|fire|flame|heat|grill|kettle|boil)", re.I)
-_SUN = re.compile(r"\b(sun|sunny|summer|warm|desert)", re.I)
+_HEAT = re.compile(
+    r"\b(pan\b(?! (left|right|across|over|to|up|down))|stove|oven|hot|fire\b|flames?\b|heat|grill|kettle|boil)",
+    re.I,
+)
+_SUN = re.compile(r"\b(sun|sunny|summer|warm|desert|heatwave|scorching)", re.I)
+_HOT_WEATHER = re.compile(r"\b(desert|summer|heatwave|scorching|tropical)", re.I)
+_PLACE = {"table": "on a table", "ground": "outdoors", "water": "on the water", "sky": "in the sky",
+          "space": "in space", "indoor": "indoors", "street": "in the street"}
 _COLD = re.compile(r"\b(snow|winter|frozen|freez|cold|icy|frost|arctic)", re.I)
 
 
@@ -67,7 +76,7 @@ def annotate_shot(shot: Shot, plan: StoryPlan) -> PhysicsAnnotation:
         state_changes=_state_changes(shot, phenomena, action),  # type: ignore[arg-type]
         materials=_materials(shot, phenomena),
         time_range_s=_time_range(shot, phenomena, world_s, ambient, action),
-        temperature_c=_temperature(shot, phenomena, ambient, action),
+        temperature_c=_temperature(shot, phenomena, ambient, action, context),
     )
 
 
@@ -83,30 +92,37 @@ def _embedding_text(shot: Shot) -> str:
     return f"{text}. {names}" if names else text
 
 
-def _is_moving_solid(s: Subject) -> bool:
-    return s.role == "moving" and material(s.material).state == "solid"
-
-
 def _choose_phenomena(shot: Shot, action: str) -> list[str]:
-    """At most MAX_PHENOMENA phenomena, rule hits first, then zero-shot scores above THRESHOLD."""
-    scores = dict(classify_phenomena(_embedding_text(shot) or shot.id))
-    rank: dict[str, float] = {p: s for p, s in scores.items() if s >= THRESHOLD}
+    """At most MAX_PHENOMENA phenomena: rule hits first, then zero-shot scores above THRESHOLD and
+    within MARGIN of the best one. A shot where nothing moves keeps only light phenomena (a mirror
+    still reflects), since dynamics and phase changes need something to happen."""
+    scores = dict(classify_phenomena(_embedding_text(shot) or shot.id))  # an empty prompt still scores
+    best = max(scores.values())
+    rank: dict[str, float] = {p: s for p, s in scores.items() if s >= max(THRESHOLD, best - MARGIN)}
     for p in keyword_phenomena(action):
         rank[p] = 1.0 + scores[p]
 
+    def boost(p: str) -> None:  # a rule hit ranks with the keyword hits
+        rank[p] = max(rank.get(p, 0.0), 1.0 + scores[p])
+
     mats = [(s, material(s.material)) for s in shot.subjects]
-    moving_solid = any(_is_moving_solid(s) for s in shot.subjects)
-    has_action = bool(shot.events) or any(s.role == "moving" for s in shot.subjects)
+    moving = [m for s, m in mats if s.role == "moving"]
+    has_action = bool(shot.events) or bool(moving)
     impact = {"collision", "rigid body motion"} & set(rank)
-    if moving_solid and (_MOTION.search(action) or not rank):
-        rank["rigid body motion"] = max(rank.get("rigid body motion", 0.0), 1.0 + scores["rigid body motion"])
+    if any(m.state == "solid" for m in moving) and (_MOTION.search(action) or not rank):
+        boost("rigid body motion")
     if impact and any(m.state == "liquid" for _, m in mats):
-        rank["liquid motion"] = max(rank.get("liquid motion", 0.0), 1.0 + scores["liquid motion"])
-    if impact and any(s.role == "moving" and m.elastic for s, m in mats):
-        rank["elastic motion"] = max(rank.get("elastic motion", 0.0), 1.0 + scores["elastic motion"])
-    if any(s.role == "moving" and m.state == "gas" and m.density > 0 for s, m in mats):
-        rank["gas motion"] = max(rank.get("gas motion", 0.0), 1.0 + scores["gas motion"])
-    if not rank and has_action:
+        boost("liquid motion")
+    if impact and any(m.elastic for m in moving):
+        boost("elastic motion")
+    if any(m.state == "gas" and m.density > 0 and not m.emissive for m in moving):
+        boost("gas motion")  # smoke and steam, not flames or light
+    for a, b in _OPPOSITES:  # ice melting is not also water freezing: keep the stronger
+        if a in rank and b in rank:
+            del rank[a if rank[a] < rank[b] else b]
+    if not has_action:
+        rank = {p: r for p, r in rank.items() if p in OPTICS}
+    elif not rank:
         top = max(scores, key=lambda p: scores[p])
         rank[top] = scores[top]
     chosen = sorted(rank, key=lambda p: (-rank[p], PHENOMENA.index(p)))[:MAX_PHENOMENA]
@@ -126,11 +142,15 @@ def _state_changes(shot: Shot, phenomena: list[str], action: str) -> list[str]:
     brittle_hit = "collision" in phenomena and any(
         s.role == "moving" and material(s.material).brittle for s in shot.subjects
     )
-    if "explosion" in phenomena or brittle_hit or re.search(r"\b(shatter|smash|break|broke|split|burst|crack)", low):
+    broken = re.search(r"\b(shatter|smash|break|broke|split|burst|crack)", low) and any(
+        s.role == "moving" and material(s.material).state == "solid" for s in shot.subjects
+    )
+    if "explosion" in phenomena or brittle_hit or broken:
         out.add("object decomposition and splitting")
     if re.search(r"\b(mix|stir|dissolv|blend|swirls? into|poured? into)", low):
         out.add("mixing of multiple objects")
-    if re.search(r"\b(vanish|disappear|dries up|dry up|to ash|burns? away|melts? away|evaporates? completely)", low):
+    gone = r"\b(vanish|disappear|dries up|dry up|to ash|burns? away|melts? away|evaporates? completely)"
+    if re.search(gone, low):
         out.add("object disappearance")
     return [c for c in STATE_CHANGES if c in out] or ["no change"]
 
@@ -188,7 +208,9 @@ def _phase_time_s(shot: Shot, attr: str, ambient: float, base_s: float) -> float
     return min(max(base_s * (size / 0.03) * (22.0 / delta), 30.0), 7200.0)
 
 
-def _time_range(shot: Shot, phenomena: list[str], world_s: float, ambient: float, action: str) -> tuple[float, float]:
+def _time_range(
+    shot: Shot, phenomena: list[str], world_s: float, ambient: float, action: str
+) -> tuple[float, float]:
     """The phenomenon's time span in world seconds; the union over the shot's phenomena."""
     spans = []
     for p in phenomena:
@@ -216,7 +238,9 @@ def _time_range(shot: Shot, phenomena: list[str], world_s: float, ambient: float
     return (round(lo, 2), round(hi, 2))
 
 
-def _temperature(shot: Shot, phenomena: list[str], ambient: float, action: str) -> tuple[float, float]:
+def _temperature(
+    shot: Shot, phenomena: list[str], ambient: float, action: str, context: str
+) -> tuple[float, float]:
     """Temperature range °C: set by the thermodynamic phenomena, else by the surroundings."""
     ranges = []
     for p in phenomena:
@@ -241,9 +265,9 @@ def _temperature(shot: Shot, phenomena: list[str], ambient: float, action: str) 
         return (min(a for a, _ in ranges), max(b for _, b in ranges))
     if ambient < 0:
         return (-10.0, 0.0)
-    if ambient > 30:
+    if _HOT_WEATHER.search(context):
         return (30.0, 40.0)
-    return (20.0, 25.0)
+    return (20.0, 25.0)  # room temperature: a lit candle or a hot pan nearby does not heat the scene
 
 
 # --------------------------------------------------------------------------------------------------
@@ -255,85 +279,88 @@ def _caption(shot: Shot) -> str:
     cam = shot.camera
     speed = " slow-motion" if cam.time_scale < 1 else " time-lapse" if cam.time_scale > 1 else ""
     move = "" if cam.move == "static" else f" with a {cam.move.replace('-', ' ')} camera move"
-    what = "; then ".join(shot.events) if shot.events else _FRAMING.sub("", shot.local_prompt).strip(" :,.")
-    place = {"table": "on a table", "ground": "outdoors", "water": "on the water", "sky": "in the sky",
-             "space": "in space", "indoor": "indoors", "street": "in the street"}[shot.setting]
-    article = "An" if cam.scale == "wide" or (not speed and cam.scale == "medium") else "A"
-    text = f"{article}{speed} {cam.scale} shot{move}, {place} at {shot.time_of_day}: {what}."
-    return text[0].upper() + text[1:]
+    what = "; then ".join(shot.events) if shot.events else _FRAME_PREFIX.sub("", shot.local_prompt)
+    place = _PLACE[shot.setting]
+    frame = f"{speed} {cam.scale}".strip()
+    article = "An" if frame[0] in "aeiou" else "A"
+    return f"{article} {frame} shot{move}, {place} at {shot.time_of_day}: {what}."
 
 
-def _name(shot: Shot, pred) -> str:
-    """Name of the first subject satisfying pred (moving first), or a generic noun."""
+#: WISA-style 'phys_law' sentences: the principle and what it makes visible. Placeholders name the
+#: shot's subjects ({solid}, {liquid}, {elastic}, {melter}, {fuel}) and numbers ({ambient}, {mp}).
+TEMPLATES: dict[str, str] = {
+    "collision": "When {solid} strikes another surface, momentum is exchanged in a brief, large "
+    "impulse.{shatter}",
+    "rigid body motion": "Gravity accelerates {solid} downward at about 9.8 m/s², so it moves faster "
+    "and faster along a parabolic arc, keeping its shape and turning with the angular momentum it "
+    "was given.",
+    "elastic motion": "{Elastic} is elastic: on impact it deforms, stores the energy and springs back, "
+    "so each bounce is lower as some energy is lost to heat and sound.",
+    "liquid motion": "{Liquid} flows under gravity and surface tension: it spills, breaks into "
+    "splashes and droplets and spreads in a thin sheet before it settles.",
+    "gas motion": "The warm gas is lighter than the air around it, so it rises by buoyancy while air "
+    "currents curl it into swirls that spread and thin out as it diffuses.",
+    "deformation": "The force on {solid} exceeds what it can bear elastically, so it bends, dents and "
+    "crumples permanently instead of springing back.",
+    "melting": "Heat flows from the warmer surroundings (about {ambient:.0f} °C) into {melter}; at its "
+    "melting point of {mp:.0f} °C it absorbs latent heat and turns to liquid from the surface inward, "
+    "shrinking and rounding while a pool of liquid grows around it.",
+    "solidification": "As the liquid loses heat below its freezing point it releases latent heat and "
+    "turns solid: crystals spread from the coldest surfaces inward until it sets hard.",
+    "vaporization": "Heated to its boiling point, the liquid turns to vapour: bubbles form, rise and "
+    "burst, and a plume of steam rises and fades as it mixes with the air.",
+    "liquefaction": "Water vapour in the air cools below its dew point on the cold surface and "
+    "condenses into tiny droplets that grow, merge and run down.",
+    "explosion": "A rapid chemical reaction releases its energy in milliseconds: hot gases expand "
+    "violently in a shock wave and a bright fireball, debris is flung outward, and smoke rises "
+    "afterwards.",
+    "combustion": "Above its ignition temperature {fuel} reacts with oxygen in the air, releasing heat "
+    "and light as flickering flames; hot gases rise by convection and the fuel chars into ash and "
+    "smoke.",
+    "reflection": "Light bounces off the smooth surface with the angle of reflection equal to the "
+    "angle of incidence, so a mirrored image of the scene appears on it.",
+    "refraction": "Light slows and bends as it enters the transparent material; each colour bends by "
+    "a different amount, so white light fans out into a spectrum and shapes behind it look displaced.",
+    "scattering": "Tiny particles in the air scatter the light, so beams become visible as shafts and "
+    "the sky takes on a coloured glow.",
+    "interference and diffraction": "Light waves reflected from the two faces of a thin film "
+    "interfere: where they add the colour is bright, where they cancel it vanishes, giving shifting "
+    "iridescent bands.",
+    "unnatural light source": "A source emits its own light, brightening nearby surfaces with a glow "
+    "that falls off with distance and casting shadows away from it.",
+}
+assert set(TEMPLATES) == set(PHENOMENA)
+
+
+def _name(shot: Shot, pred: Callable[[Subject, Material], bool]) -> str:
+    """'the <name>' of the first subject satisfying pred (moving ones first), or 'the object'."""
     for s in sorted(shot.subjects, key=lambda s: s.role != "moving"):
         if pred(s, material(s.material)):
             return f"the {s.name}"
     return "the object"
 
 
-def _sentence(p: str, shot: Shot, ambient: float) -> str:
-    """The WISA-style principle and its visible consequence for phenomenon `p` in this shot."""
-    solid = _name(shot, lambda s, m: s.role == "moving" and m.state == "solid")
+def _slots(shot: Shot, ambient: float) -> dict[str, object]:
+    """What the templates' placeholders stand for in this shot."""
+    brittle = next((s for s in shot.subjects if s.role == "moving" and material(s.material).brittle), None)
+    found = _subject_with(shot, "melting_c")
+    elastic = _name(shot, lambda s, m: m.elastic)
     liquid = _name(shot, lambda s, m: m.state == "liquid")
-    if p == "collision":
-        brittle = next((s for s in shot.subjects if material(s.material).brittle and s.role == "moving"), None)
-        tail = (f" The {brittle.name} is brittle {material(brittle.material).name}: the impact stress exceeds "
-                "its fracture strength, so it breaks into sharp fragments that scatter outward."
-                if brittle else " The impact stops it abruptly and the jolt travels through both bodies.")
-        return f"When {solid} strikes another surface, momentum is exchanged in a brief, large impulse.{tail}"
-    if p == "rigid body motion":
-        return (f"Gravity accelerates {solid} downward at about 9.8 m/s², so it moves faster and faster along "
-                "a parabolic arc, keeping its shape and turning with the angular momentum it was given.")
-    if p == "elastic motion":
-        name = _name(shot, lambda s, m: m.elastic)
-        return (f"{name.capitalize()} is elastic: on impact it deforms, stores the energy and springs back, "
-                "so each bounce is lower as some energy is lost to heat and sound.")
-    if p == "liquid motion":
-        return (f"{liquid.capitalize()} flows under gravity and surface tension: it spills, breaks into "
-                "splashes and droplets and spreads in a thin sheet before it settles.")
-    if p == "gas motion":
-        return ("The warm gas is lighter than the air around it, so it rises by buoyancy while air currents "
-                "curl it into swirls that spread and thin out as it diffuses.")
-    if p == "deformation":
-        return (f"The force on {solid} exceeds what it can bear elastically, so it bends, dents and "
-                "crumples permanently instead of springing back.")
-    if p == "melting":
-        name = _name(shot, lambda s, m: m.melting_c is not None and m.state == "solid")
-        found = _subject_with(shot, "melting_c")
-        mp = found[1].melting_c if found else 0.0
-        return (f"Heat flows from the warmer surroundings (about {ambient:.0f} °C) into {name}; at its melting "
-                f"point of {mp:.0f} °C it absorbs latent heat and turns to liquid from the surface inward, "
-                "shrinking and rounding while a pool of liquid grows around it.")
-    if p == "solidification":
-        return ("As the liquid loses heat below its freezing point it releases latent heat and turns solid: "
-                "crystals spread from the coldest surfaces inward until it sets hard.")
-    if p == "vaporization":
-        return ("Heated to its boiling point, the liquid turns to vapour: bubbles form, rise and burst, and a "
-                "plume of steam rises and fades as it mixes with the air.")
-    if p == "liquefaction":
-        return ("Water vapour in the air cools below its dew point on the cold surface and condenses into "
-                "tiny droplets that grow, merge and run down.")
-    if p == "explosion":
-        return ("A rapid chemical reaction releases its energy in milliseconds: hot gases expand violently in a "
-                "shock wave and a bright fireball, debris is flung outward, and smoke rises afterwards.")
-    if p == "combustion":
-        fuel = _name(shot, lambda s, m: m.ignition_c is not None)
-        return (f"Above its ignition temperature {fuel} reacts with oxygen in the air, releasing heat and light "
-                "as flickering flames; hot gases rise by convection and the fuel chars into ash and smoke.")
-    if p == "reflection":
-        return ("Light bounces off the smooth surface with the angle of reflection equal to the angle of "
-                "incidence, so a mirrored image of the scene appears on it.")
-    if p == "refraction":
-        return ("Light slows and bends as it enters the transparent material; each colour bends by a different "
-                "amount, so white light fans out into a spectrum and shapes behind it look displaced.")
-    if p == "scattering":
-        return ("Tiny particles in the air scatter the light, so beams become visible as shafts and the sky "
-                "takes on a coloured glow.")
-    if p == "interference and diffraction":
-        return ("Light waves reflected from the two faces of a thin film interfere: where they add the colour "
-                "is bright, where they cancel it vanishes, giving shifting iridescent bands.")
-    return ("A source emits its own light, brightening nearby surfaces with a glow that falls off with "
-            "distance and casting shadows away from it.")
+    return {
+        "solid": _name(shot, lambda s, m: s.role == "moving" and m.state == "solid"),
+        "Liquid": liquid[0].upper() + liquid[1:],
+        "Elastic": elastic[0].upper() + elastic[1:],
+        "melter": _name(shot, lambda s, m: m.melting_c is not None and m.state == "solid"),
+        "fuel": _name(shot, lambda s, m: m.ignition_c is not None),
+        "ambient": ambient,
+        "mp": found[1].melting_c if found else 0.0,
+        "shatter": (
+            f" The {brittle.name} is brittle {material(brittle.material).name}: the impact stress "
+            "exceeds its fracture strength, so it breaks into sharp fragments that scatter outward."
+            if brittle
+            else " The impact stops it abruptly and the jolt travels through both bodies."
+        ),
+    }
 
 
 def _physics_text(shot: Shot, phenomena: list[str], ambient: float) -> str:
@@ -341,7 +368,8 @@ def _physics_text(shot: Shot, phenomena: list[str], ambient: float) -> str:
     if not phenomena:
         return ("The scene is at rest: gravity is balanced by the supporting surfaces, so nothing moves and "
                 "no obvious physical change takes place.")
-    text = " ".join(_sentence(p, shot, ambient) for p in phenomena)
+    slots = _slots(shot, ambient)
+    text = " ".join(TEMPLATES[p].format(**slots) for p in phenomena)
     ts = shot.camera.time_scale
     if ts < 1:
         text += f" Shown in slow motion ({1 / ts:g}x slower), the motion is stretched so each stage is visible."

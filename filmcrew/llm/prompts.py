@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -20,7 +20,7 @@ class RenderedPrompt:
     template_sha256: str  # hash of the template source: the prompt *version*
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template(name: str) -> tuple[Any, str]:
     import jinja2
 

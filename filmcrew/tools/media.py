@@ -126,44 +126,49 @@ def _encode(
     height, width = shape[:2]
 
     n = 0
-    with av.open(str(path), mode="w", format="mp4") as container:
-        vstream = _add_video_stream(container, rate, width, height, crf, preset)
-        astream, planar = None, None
-        if audio is not None:
-            channels = audio.shape[1]
-            layout = "mono" if channels == 1 else "stereo"
-            astream = container.add_stream("aac", rate=sample_rate, layout=layout)
-            astream.bit_rate = audio_bitrate
-            planar = np.ascontiguousarray(audio.T, dtype=np.float32)  # (C, N), fltp layout
-        sent = 0  # audio samples handed to the encoder so far
+    try:
+        with av.open(str(path), mode="w", format="mp4") as container:
+            vstream = _add_video_stream(container, rate, width, height, crf, preset)
+            astream, planar = None, None
+            if audio is not None:
+                channels = audio.shape[1]
+                layout = "mono" if channels == 1 else "stereo"
+                astream = container.add_stream("aac", rate=sample_rate, layout=layout)
+                astream.bit_rate = audio_bitrate
+                planar = np.ascontiguousarray(audio.T, dtype=np.float32)  # (C, N), fltp layout
+            sent = 0  # audio samples handed to the encoder so far
 
-        def put_audio(until: int) -> None:
-            nonlocal sent
-            if until <= sent:
-                return
-            chunk = np.zeros((planar.shape[0], until - sent), np.float32)
-            have = planar[:, sent:until]
-            chunk[:, : have.shape[1]] = have  # past the end of the track: silence (padding)
-            aframe = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
-            aframe.sample_rate = sample_rate
-            aframe.pts = sent
-            aframe.time_base = Fraction(1, sample_rate)
-            container.mux(astream.encode(aframe))
-            sent = until
+            def put_audio(until: int) -> None:
+                nonlocal sent
+                if until <= sent:
+                    return
+                chunk = np.zeros((planar.shape[0], until - sent), np.float32)
+                have = planar[:, sent:until]
+                chunk[:, : have.shape[1]] = have  # past the end of the track: silence (padding)
+                aframe = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+                aframe.sample_rate = sample_rate
+                aframe.pts = sent
+                aframe.time_base = Fraction(1, sample_rate)
+                container.mux(astream.encode(aframe))
+                sent = until
 
-        frame = first
-        while frame is not None:
-            if n:
-                _check_frame(frame, n, shape)
-            container.mux(vstream.encode(_video_frame(av, frame, n)))
-            n += 1
+            frame = first
+            while frame is not None:
+                if n:
+                    _check_frame(frame, n, shape)
+                container.mux(vstream.encode(_video_frame(av, frame, n)))
+                n += 1
+                if astream is not None:
+                    # Audio up to the end of this picture frame: interleaved, and exactly n/fps at the end.
+                    put_audio(round(n * sample_rate / rate))
+                frame = next(iterator, None)
+            container.mux(vstream.encode(None))
             if astream is not None:
-                # Audio up to the end of this picture frame: interleaved, and exactly n/fps at the end.
-                put_audio(round(n * sample_rate / rate))
-            frame = next(iterator, None)
-        container.mux(vstream.encode(None))
-        if astream is not None:
-            container.mux(astream.encode(None))
+                container.mux(astream.encode(None))
+    except BaseException:
+        # A half-written MP4 has no index and would only mislead a later probe.
+        Path(path).unlink(missing_ok=True)
+        raise
     return n
 
 

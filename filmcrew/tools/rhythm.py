@@ -173,7 +173,8 @@ def rhythm_spots(
 ) -> RhythmSpots:
     """All spots of the film, sorted by time, with the fitted beat grid.
 
-    Cuts get strength 1; impacts and motion peaks keep their strengths; a motion peak within
+    Cuts get strength 1; impacts and motion peaks keep their strengths (those outside
+    [0, duration) are dropped; a cut there is an error); a motion peak within
     `merge_s` of a cut or impact is dropped (flow across a cut is the cut itself). Beats are
     spots of kind 'beat' (strength 0.25) and also `beat_times_s`. When one tempo leaves more than
     20 % of the cuts/impacts off the beat and `allow_tempo_change`, the tempo may change once, at

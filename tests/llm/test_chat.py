@@ -11,7 +11,6 @@ from filmcrew.config import Settings
 from filmcrew.llm.chat import CrewLLM, StructuredOutputError
 from filmcrew.llm.prompts import RenderedPrompt, render
 from filmcrew.tracing import Tracer, read_trace
-
 from tests.llm.openai_stub import OpenAIStub
 
 

@@ -211,7 +211,7 @@ def square_clip(bg, fg, x0: float, vx: float, n: int = N, side: int = 20) -> np.
     frames[:] = bg
     y = H // 2 - side // 2
     for i in range(n):
-        x = int(round(x0 + vx * i))
+        x = round(x0 + vx * i)
         frames[i, y : y + side, max(0, x) : max(0, x + side)] = fg
     return frames
 
@@ -262,12 +262,13 @@ def test_continuing_sequence_beats_mismatched_ones():
 def test_beam_search_with_continuity_scorer_recovers_the_take():
     rng = np.random.default_rng(0)
     scorer = ContinuityScorer()
+    looks = [(GREEN, YELLOW), (YELLOW, BLUE), (RED, GREEN)]  # a different world in every shot
     candidates, truth = [], []
     for i in range(3):
         options = [
             chain(i),
-            square_clip(BLUE, RED, 5 + (i + 1) * N, -1.0),  # the take played in reverse
-            square_clip(GREEN, YELLOW, 5 + i * N, 1.0),  # same motion, another look
+            square_clip(BLUE, RED, 5 + (i + 1) * N, -1.0),  # the shot played in reverse
+            square_clip(*looks[i], 5 + i * N, 1.0),  # same motion, another look
         ]
         order = rng.permutation(len(options))
         candidates.append([clip_features(options[j], FPS) for j in order])

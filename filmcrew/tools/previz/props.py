@@ -19,6 +19,16 @@ from filmcrew.tools.previz.scene import Scene, SubjectBody
 
 # A prop brought in by a phenomenon is at least this fraction of the framed width, so it reads on screen.
 MIN_PROP_FRACTION = 0.12
+# ...and at most this fraction of the framed width and height, so it fits the shot it was added to.
+MAX_PROP_FRACTION = 0.4
+
+
+def floor_y(scene: Scene) -> float:
+    """Where a prop stands: the ground when it is in frame, else low in the framed area (sky, space)."""
+    _, y0, _, y1 = scene.world
+    if y0 - 1e-9 <= scene.ground_y < y1:
+        return scene.ground_y
+    return y0 + 0.1 * (y1 - y0)
 
 
 def world_size(scene: Scene) -> tuple[float, float]:
@@ -50,7 +60,7 @@ def subject_box(scene: Scene, s: SubjectBody) -> tuple[float, float, float, floa
     if placed is not None:
         return (placed[0], placed[1], w, h)
     x0, _, x1, _ = scene.world
-    return ((x0 + x1) / 2, scene.ground_y + h / 2, w, h)
+    return ((x0 + x1) / 2, floor_y(scene) + h / 2, w, h)
 
 
 # Positions of props created without a rigid body. SubjectBody is an unhashable dataclass, so the key
@@ -95,20 +105,22 @@ def add_prop(
     y: float | None = None,
     min_fraction: float = MIN_PROP_FRACTION,
 ) -> SubjectBody:
-    """Create a catalog subject for a phenomenon, scaled up to be visible, and add it to the scene.
+    """Create a catalog subject for a phenomenon, scaled to be visible and to fit, and add it to the scene.
 
     It stands on the ground at a free x unless a position is given; the phenomenon draws it itself.
     """
     k = catalog_kind(kind_name)
     m = catalog_material(material_name)
     w, h = k.size_m
-    grow = max(1.0, min_fraction * world_size(scene)[0] / max(w, h))
+    ww, wh = world_size(scene)
+    grow = max(1.0, min_fraction * ww / max(w, h))
+    grow = min(grow, MAX_PROP_FRACTION * ww / w, MAX_PROP_FRACTION * wh / h)  # and it fits the frame
     size = (w * grow, h * grow)
     s = SubjectBody(name=name, kind=k, material=m, size_m=size, color=m.color, drawn_by=drawn_by,
                     label=name)
     scene.subjects.append(s)
     cx = free_x(scene, size[0]) if x is None else x
-    cy = scene.ground_y + size[1] / 2 if y is None else y
+    cy = floor_y(scene) + size[1] / 2 if y is None else y
     place(s, cx, cy)
     return s
 
@@ -176,13 +188,39 @@ def child_rng(scene: Scene) -> np.random.Generator:
     return scene.rng.spawn(1)[0]
 
 
-def sub_steps(dt: float, max_dt: float, max_n: int = 4) -> tuple[int, float]:
-    """Split a (possibly time-lapsed) world step into at most max_n stable sub-steps.
+class SimClock:
+    """Spends the world time handed to `step` in fixed particle sub-steps, at most `max_n` per frame.
 
-    Particle looks are integrated with at most max_n * max_dt per frame: a ×60 time-lapse shows what
-    smoke looks like, not streaks, while phase fractions follow the true world clock.
+    The renderer may call `step` many times per frame with tiny dt (rigid-body sub-steps) or with
+    seconds of world time (a ×60 time-lapse). Particle looks need neither: they advance in steps of
+    `h`, and `frame()` (called when a frame is drawn) resets the budget and drops time that did not
+    fit, so a time-lapse shows what smoke looks like rather than streaks, at a bounded cost. Phase
+    fractions still follow the true world clock.
     """
-    if dt <= 0:
-        return (0, 0.0)
-    n = int(min(max_n, np.ceil(dt / max_dt)))
-    return (n, min(dt / n, max_dt))
+
+    def __init__(self, h: float, max_n: int = 4):
+        if h <= 0 or max_n < 1:
+            raise ValueError(f"SimClock(h={h}, max_n={max_n}); need h > 0 and max_n >= 1")
+        self.h = h
+        self.max_n = max_n
+        self.pending = 0.0
+        self.budget = max_n
+
+    @classmethod
+    def for_scene(cls, scene: Scene, h: float) -> SimClock:
+        """Real-time particle motion up to 1/12 s of world time per frame (slow motion stays exact)."""
+        per_frame = min(scene.time_scale / scene.fps, 1 / 12)
+        return cls(h, max(1, int(np.ceil(per_frame / h - 1e-9))))
+
+    def ticks(self, dt: float) -> int:
+        """Add dt of world time; the number of sub-steps of length h to run now."""
+        self.pending += max(dt, 0.0)
+        n = min(int(self.pending / self.h + 1e-9), self.budget)
+        self.pending -= n * self.h
+        self.budget -= n
+        return n
+
+    def frame(self) -> None:
+        """A frame was drawn: refill the budget and forget time beyond one sub-step."""
+        self.budget = self.max_n
+        self.pending = min(self.pending, self.h)

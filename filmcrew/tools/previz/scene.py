@@ -1,6 +1,7 @@
 """The previz contract: the scene every phenomenon simulates in and the canvas it draws on.
 
-World units are metres with y pointing up; the ground (or table top) is at `scene.ground_y`. Sim time is
+World units are metres with y pointing up; the ground (or table top) is at `scene.ground_y`; gravity
+is (0, -9.81) except in space. Sim time is
 world time: a slow-motion shot advances the world by `camera.time_scale / fps` seconds per frame.
 
 A phenomenon is a class registered under one of the 17 WISA phenomenon names. The renderer builds one
@@ -63,7 +64,7 @@ class SubjectBody:
 class Scene:
     shot: Shot
     annotation: PhysicsAnnotation | None
-    space: pymunk.Space  # gravity (0, -9.81)
+    space: pymunk.Space  # gravity (0, -9.81); (0, 0) in space
     rng: np.random.Generator
     world: tuple[float, float, float, float]  # x0, y0, x1, y1: the framed area at the start, metres
     ground_y: float
@@ -106,7 +107,7 @@ class Canvas:
         self.image = image
         self.draw: ImageDraw.ImageDraw = ImageDraw.Draw(image, "RGBA")
         self.view = view  # x0, y0, x1, y1 in metres currently on screen
-        x0, y0, x1, y1 = view
+        x0, _, x1, _ = view
         self.width, self.height = image.size
         self.px_per_m = self.width / (x1 - x0)
 
@@ -132,6 +133,9 @@ class Phenomenon:
 
     def draw(self, canvas: Canvas) -> None:
         """Draw this phenomenon's particles, rays and effects onto the frame."""
+
+    # Optional hook, called by the renderer when a subject first touches another body or the ground:
+    # def on_impact(self, subject, other, impulse: float, speed: float) -> None
 
 
 REGISTRY: dict[str, type[Phenomenon]] = {}
