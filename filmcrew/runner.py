@@ -50,7 +50,9 @@ def open_checkpointer(run_dir: Path) -> Iterator[Any]:
 
     conn = sqlite3.connect(run_dir / CHECKPOINT_DB, check_same_thread=False)
     try:
-        yield SqliteSaver(conn, serde=JsonPlusSerializer(pickle_fallback=False))
+        # allowed_msgpack_modules=None: strict mode whatever the environment says; state is plain JSON
+        serde = JsonPlusSerializer(pickle_fallback=False, allowed_msgpack_modules=None)
+        yield SqliteSaver(conn, serde=serde)
     finally:
         conn.close()
 

@@ -78,11 +78,20 @@ class Reflection(Phenomenon):
         x0, _, x1, y1 = scene.world
         mirror = free_subject(scene, lambda s: s.kind.name == "mirror")
         water = free_subject(scene, lambda s: s.material.name == "water" and s.kind.shape in ("plane", "blob"))
-        self.vertical = mirror is not None
+        self.vertical = False
         self.own = False
+        if mirror is None and water is None and scene.shot.setting in ("indoor", "table"):
+            mirror = add_prop(scene, "mirror", "mirror", "glass", drawn_by=self.name, min_fraction=0.3)
+            self.own = True
         if mirror is not None:
-            cx, cy, w, h = subject_box(scene, mirror)
-            self.surface = (cx - w / 2, cy - h / 2, cx - w / 2, cy + h / 2)  # its face towards the left
+            mirror.drawn_by = self.name  # the pane shows the mirrored scene, so we draw it
+            self.vertical, self.mirror = True, mirror
+            cx, _, w, _ = subject_box(scene, mirror)
+            # it faces the nearest subject that stands beside it (else the left of the frame)
+            xs = [subject_box(scene, s)[0] for s in scene.subjects
+                  if s is not mirror and s.visible and s.body is not None]
+            near = min(xs, key=lambda x: abs(x - cx)) if xs else cx - 1.0
+            self.facing = 1.0 if near > cx else -1.0
         elif water is not None or scene.shot.setting == "water":
             if water is not None:
                 cx, cy, w, h = subject_box(scene, water)
@@ -90,11 +99,6 @@ class Reflection(Phenomenon):
                 self.surface = (cx - w / 2, top, cx + w / 2, top)
             else:
                 self.surface = (x0, scene.ground_y, x1, scene.ground_y)
-        elif scene.shot.setting in ("indoor", "table"):
-            m = add_prop(scene, "mirror", "mirror", "glass", drawn_by=self.name, min_fraction=0.3)
-            cx, cy, w, h = subject_box(scene, m)
-            self.vertical, self.own = True, True
-            self.surface = (cx - 0.02 * w, cy - h / 2, cx - 0.02 * w, cy + h / 2)
         else:
             p = add_prop(scene, "puddle", "puddle", "water", drawn_by=self.name, min_fraction=0.45)
             cx, _, w, _ = subject_box(scene, p)
@@ -102,21 +106,32 @@ class Reflection(Phenomenon):
             self.surface = (cx - w / 2, g, cx + w / 2, g)
             self.own = True
             self.puddle = p
-        self.source0 = np.array([x0 + 0.12 * ww, y1 - 0.12 * wh])
+        side = getattr(self, "facing", -1.0)
+        self.source0 = np.array([(x0 + x1) / 2 + side * 0.38 * ww, y1 - 0.12 * wh])
         self.t = scene.t
         self.rays: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self.normal = np.array([-1.0, 0.0]) if self.vertical else np.array([0.0, 1.0])
+        self.normal = np.array([side, 0.0]) if self.vertical else np.array([0.0, 1.0])
+        # other light makers in the shot (fireworks, fire, lamps) are the light: no extra sun rays
+        others = set(scene.annotation.phenomena) if scene.annotation else set()
+        self.show_rays = not others & {"explosion", "combustion", "unnatural light source"}
+
+    def pane(self) -> tuple[float, float, float, float]:
+        """The mirror's glass, x0, y0, x1, y1 in metres, where it stands now."""
+        cx, cy, w, h = subject_box(self.scene, self.mirror)
+        return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
 
     def step(self, dt: float) -> None:
         self.t += dt
 
     def trace(self) -> None:
         """Trace the rays for the current time (once per drawn frame, not per physics sub-step)."""
+        if self.vertical:  # the face of the pane towards the action
+            px0, py0, px1, py1 = self.pane()
+            fx = px1 if self.facing > 0 else px0
+            self.surface = (fx, py0, fx, py1)
         sx0, sy0, sx1, sy1 = self.surface
         # the light sways slowly: the reflected rays must follow it at equal angles
         src = self.source0 + np.array([0.04, 0.03]) * world_size(self.scene)[0] * np.sin(0.6 * self.t)
-        if self.vertical and src[0] > sx0:
-            src = np.array([sx0 - 0.3 * world_size(self.scene)[0], src[1]])
         self.rays = []
         for u in (0.25, 0.45, 0.65, 0.85):
             hit = np.array([sx0 + u * (sx1 - sx0), sy0 + u * (sy1 - sy0)])
@@ -133,6 +148,8 @@ class Reflection(Phenomenon):
                 a, b = canvas.to_px(sx0, sy), canvas.to_px(sx1, sy)
                 canvas.draw.ellipse([a[0], a[1] - 2, b[0], b[1] + 6], fill=(*self.puddle.color, 120))
             self._water_image(canvas)
+        if not self.show_rays:
+            return
         src = self.rays[0][0]
         for a, hit, out in self.rays:
             _line(canvas, a, hit, (*BEAM, 170), 2)
@@ -171,22 +188,31 @@ class Reflection(Phenomenon):
         canvas.draw.line([(xa, ys), (xb, ys)], fill=(220, 235, 255, 160), width=1)
 
     def _mirror_image(self, canvas: Canvas) -> None:
-        """A mirror pane showing the scene in front of it (to its left), flipped left to right."""
+        """The pane shows what stands beside it on its facing side, flipped left to right."""
         from PIL import Image
 
-        sx, sy0, _, sy1 = self.surface
-        w = 0.35 * (sy1 - sy0)
-        xa, ya = canvas.to_px(sx, sy1)
-        xb, yb = canvas.to_px(sx + w, sy0)
-        xa, ya, xb, yb = int(xa), max(int(ya), 0), min(int(xb), canvas.width), min(int(yb), canvas.height)
-        pane = xb - xa
-        if pane < 2 or yb - ya < 2 or xa - pane < 0:
+        px0, py0, px1, py1 = self.pane()
+        xa, ya = (int(v) for v in canvas.to_px(px0, py1))
+        xb, yb = (int(v) for v in canvas.to_px(px1, py0))
+        xa, ya, xb, yb = max(xa, 0), max(ya, 0), min(xb, canvas.width), min(yb, canvas.height)
+        w = xb - xa
+        if w < 2 or yb - ya < 2:
             return
         frame = np.asarray(canvas.image)
-        img = frame[ya:yb, xa - pane:xa][:, ::-1].astype(np.float32)
-        img = img * 0.8 + np.array([170, 190, 205], dtype=np.float32) * 0.2  # silvered glass tint
+        if self.facing > 0:
+            src = frame[ya:yb, xb:min(xb + w, canvas.width)]
+        else:
+            src = frame[ya:yb, max(xa - w, 0):xa]
+        img = np.empty((yb - ya, w, 3), dtype=np.float32)
+        img[:] = (170, 190, 205)  # bare silvering where the frame ends
+        flipped = src[:, ::-1].astype(np.float32)
+        if self.facing > 0:
+            img[:, : flipped.shape[1]] = flipped  # the nearest scenery appears nearest the edge
+        else:
+            img[:, w - flipped.shape[1]:] = flipped
+        img = img * 0.82 + np.array([170, 190, 205], dtype=np.float32) * 0.18  # silvered glass tint
         canvas.image.paste(Image.fromarray(img.astype(np.uint8)), (xa, ya))
-        canvas.draw.rectangle([xa - 1, ya - 1, xb + 1, yb + 1], outline=(120, 100, 80), width=3)
+        canvas.draw.rectangle([xa - 2, ya - 2, xb + 2, yb + 2], outline=(120, 100, 80), width=3)
 
 
 @register
@@ -356,7 +382,7 @@ class Scattering(Phenomenon):
     def draw(self, canvas: Canvas) -> None:
         self.clock.frame()
         box, field = self.beam_field(canvas)
-        composite(canvas, box, field, "add", 0.35, cell=4)
+        composite(canvas, box, field, "add", 0.22, cell=4)
         # motes inside the beam glint, the rest are barely there
         rel = self.motes - self.origin
         s = rel @ self.dir

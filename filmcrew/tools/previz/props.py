@@ -31,6 +31,11 @@ def floor_y(scene: Scene) -> float:
     return y0 + 0.1 * (y1 - y0)
 
 
+def gravity(scene: Scene) -> float:
+    """Downward acceleration of the scene in m/s²: 9.81, or 0 in space (no fall and no buoyancy)."""
+    return float(-scene.space.gravity[1])
+
+
 def world_size(scene: Scene) -> tuple[float, float]:
     """Width and height of the framed area in metres."""
     x0, y0, x1, y1 = scene.world
@@ -70,6 +75,8 @@ _PLACED: dict[int, tuple[weakref.ref[SubjectBody], tuple[float, float]]] = {}
 
 def place(s: SubjectBody, x: float, y: float) -> None:
     """Remember where a body-less prop stands (its centre), for `subject_box`."""
+    for key in [k for k, (ref, _) in _PLACED.items() if ref() is None]:  # props of finished shots
+        del _PLACED[key]
     _PLACED[id(s)] = (weakref.ref(s), (x, y))
 
 

@@ -3,8 +3,8 @@
 Each transformed fraction follows `props.phase_curve`: heat flows at a rate set by how far the ramp is
 past the material's transition point (melting, boiling), integrated over the annotated window in world
 time, so a 120 s melt in a ×60 time-lapse takes two screen seconds. Vaporization and liquefaction live
-in `vapour.py`, explosion and combustion in `fire.py`; both are registered from here, so importing
-this module brings all six thermodynamic phenomena.
+in `vapour.py`, explosion in `explosion.py` and combustion in `fire.py`; all are registered from here,
+so importing this module brings the six thermodynamic phenomena.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 from filmcrew.catalog import MATERIALS, Material
-from filmcrew.tools.previz import fire, vapour  # noqa: F401  (register the other four)
+from filmcrew.tools.previz import explosion, fire, vapour  # noqa: F401  (register the other four)
 from filmcrew.tools.previz.particles import Particles
 from filmcrew.tools.previz.props import (
     SimClock,
     add_prop,
     child_rng,
+    gravity,
     lerp_color,
     phase_curve,
     subject_box,
@@ -28,7 +29,6 @@ from filmcrew.tools.previz.rays import blackbody_rgb
 from filmcrew.tools.previz.scene import Canvas, Phenomenon, Scene, SubjectBody, register
 from filmcrew.tools.previz.vessels import liquid_vessel, puddle
 
-G = 9.81
 # Props for a melt when the shot has no meltable solid, by material (chosen by the temperature range).
 MELT_PROPS = {"ice": "ice cube", "butter": "butter", "chocolate": "chocolate", "wax": "candle",
               "lead": "block", "aluminium": "block", "gold": "block", "steel": "block"}
@@ -115,7 +115,7 @@ class Melting(Phenomenon):
         hh = self.clock.h
         for _ in range(self.clock.ticks(dt)):
             a = self.drips.alive
-            self.drips.vel[a, 1] -= G * hh * 0.3  # running down the side, slowed by the surface
+            self.drips.vel[a, 1] -= gravity(self.scene) * hh * 0.3  # slowed by the surface it runs on
             self.drips.pos[a] += self.drips.vel[a] * hh
             self.drips.alive &= self.drips.pos[:, 1] > base
             self.drips.age_by(hh)

@@ -18,6 +18,7 @@ from filmcrew.tools.previz.props import (
     child_rng,
     floor_y,
     free_subject,
+    gravity,
     lerp_color,
     phase_curve,
     place,
@@ -148,6 +149,7 @@ class Liquefaction(Phenomenon):
         self.nucleated = 0
         self.collected = 0
         self.liquid_color = MATERIALS["water"].color
+        self.g = gravity(scene)
         self.clock = SimClock.for_scene(scene, 1 / 48)
 
     def step(self, dt: float) -> None:
@@ -170,7 +172,7 @@ class Liquefaction(Phenomenon):
             falling = a & (p.extra["r"] >= self.r_max)
             # terminal speed grows with drop size (√r), drag relaxes towards it
             vt = 4.0 * np.sqrt(p.extra["r"][falling] / 0.001)
-            p.vel[falling, 1] += hh * (-G - (G / np.maximum(vt, 1e-3)) * p.vel[falling, 1])
+            p.vel[falling, 1] += hh * (-self.g - (G / np.maximum(vt, 1e-3)) * p.vel[falling, 1])
             p.pos[falling] += p.vel[falling] * hh
             landed = falling & (p.pos[:, 1] <= ground)
             self.collected += int(landed.sum())
