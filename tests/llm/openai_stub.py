@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 
 class OpenAIStub:
-    def __init__(self, answers: list[dict[str, Any] | str]):
-        self.answers = list(answers)
+    def __init__(self, answers: list[dict[str, Any] | str] | Callable[[dict[str, Any]], Any]):
+        """`answers`: scripted function arguments in order, or a function of the request body."""
+        self.answers = answers if callable(answers) else list(answers)
         self.requests: list[dict[str, Any]] = []
         stub = self
 
@@ -26,11 +28,14 @@ class OpenAIStub:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append(body)
-                if not stub.answers:
+                if callable(stub.answers):
+                    answer = stub.answers(body)
+                elif stub.answers:
+                    answer = stub.answers.pop(0)
+                else:
                     self.send_response(500)
                     self.end_headers()
                     return
-                answer = stub.answers.pop(0)
                 tool = body["tools"][0]["function"]["name"]
                 args = answer if isinstance(answer, str) else json.dumps(answer)
                 payload = {
