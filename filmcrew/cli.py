@@ -141,6 +141,8 @@ def _show_plan(plan: Any) -> None:
 class _progress:
     """Rich progress bars per node and per shot, fed by LangGraph custom stream events."""
 
+    STAGES = ("planner", "review_plan", "annotate", "generate", "shot_editor", "music", "renderer")
+
     def __enter__(self):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -148,6 +150,8 @@ class _progress:
                              TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                              console=console, transient=False, disable=not console.is_terminal)
         self.tasks: dict[str, Any] = {}
+        self.stages_done: set[str] = set()
+        self.crew = self.bars.add_task("crew", total=len(self.STAGES))
         self.bars.__enter__()
         return self.on_event
 
@@ -161,6 +165,10 @@ class _progress:
             self.bars.update(self.tasks[key], completed=data["step"], total=data["total"])
         elif mode == "updates" and isinstance(data, dict):
             for node in data:
+                if node in self.STAGES and node not in self.stages_done:
+                    self.stages_done.add(node)
+                    self.bars.update(self.crew, completed=len(self.stages_done),
+                                     description=f"crew: {node} done")
                 if not console.is_terminal:
                     console.print(f"✓ {node}")
 

@@ -77,3 +77,18 @@ def test_cut_times_of_an_edit():
         {"shot_id": "b", "candidate": 1, "in_s": 0.5, "out_s": 3.5},
         {"shot_id": "c", "candidate": 0, "in_s": 0, "out_s": 1}]})
     assert e.cut_times_s == [2.0, 5.0]
+
+
+def test_plans_snap_to_whole_frames_without_losing_the_total():
+    from filmcrew.agents.planner import snap_to_frames
+    from filmcrew.schemas import StoryPlan
+
+    brief = {"scene": "s", "brightness": "bright", "color_tone": "c", "action": "a",
+             "emotional_tone": "calm", "shot_scale": "wide", "theme": "t", "description": "d"}
+    plan = StoryPlan.model_validate({"global_prompt": "g", "music_brief": brief, "shots": [
+        {"id": f"s{i}", "local_prompt": "x", "duration_s": 4 / 3} for i in range(3)]})
+    for fps in (24, 25, 30):
+        snapped = snap_to_frames(plan, fps, 4.0)
+        frames = [round(s.duration_s * fps) for s in snapped.shots]
+        assert sum(frames) == 4 * fps
+        assert all(abs(s.duration_s * fps - n) < 1e-9 for s, n in zip(snapped.shots, frames, strict=True))

@@ -38,6 +38,21 @@ def check_plan(plan: StoryPlan, duration_s: float) -> None:
         )
 
 
+def snap_to_frames(plan: StoryPlan, fps: int, duration_s: float | None = None) -> StoryPlan:
+    """Make every shot a whole number of frames, the total exactly round(duration · fps) frames.
+
+    Per-shot rounding alone can lose or gain a frame per shot; largest remainders keep the total.
+    """
+    total = round((duration_s if duration_s is not None else plan.duration_s) * fps)
+    exact = [s.duration_s * fps * total / (plan.duration_s * fps) for s in plan.shots]
+    frames = [max(1, int(x)) for x in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda i: exact[i] - int(exact[i]), reverse=True)
+    for i in by_remainder[: max(0, total - sum(frames))]:
+        frames[i] += 1
+    shots = [s.model_copy(update={"duration_s": n / fps}) for s, n in zip(plan.shots, frames, strict=True)]
+    return plan.model_copy(update={"shots": shots})
+
+
 def plan_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """Write the plan for the request in state (or re-plan with the director's feedback)."""
     from filmcrew.llm.offline_planner import plan_request
@@ -55,4 +70,5 @@ def plan_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         check=lambda p: check_plan(p, duration),
         role="the director and planner",
     )
+    plan = snap_to_frames(plan, opts.fps, duration)
     return {"plan": plan.model_dump(mode="json"), "duration_s": duration}

@@ -14,7 +14,7 @@ from langgraph.types import Send, interrupt
 
 from filmcrew.agents.generator import generate_node
 from filmcrew.agents.physics import annotate_node
-from filmcrew.agents.planner import plan_node
+from filmcrew.agents.planner import plan_node, snap_to_frames
 from filmcrew.agents.renderer import render_node
 from filmcrew.agents.shot_editor import edit_node
 from filmcrew.artifacts import derive_seed
@@ -46,7 +46,8 @@ def review_plan_node(state: CrewState) -> dict[str, Any]:
     if kind == "approve":
         return {"approved": True}
     if kind == "edit":
-        plan = StoryPlan.model_validate(decision["edited_action"]["args"]["plan"])
+        plan = snap_to_frames(StoryPlan.model_validate(decision["edited_action"]["args"]["plan"]),
+                              options_of(state).fps)
         return {"approved": True, "plan": plan.model_dump(mode="json"),
                 "duration_s": round(plan.duration_s, 2)}
     if kind == "reject":

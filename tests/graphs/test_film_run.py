@@ -45,7 +45,7 @@ def test_film_has_the_planned_length_with_sound(finished):
     planned = sum(s["duration_s"] for s in plan["shots"])
     assert planned == pytest.approx(6.0, abs=0.01)
     expected = sum(round(s["duration_s"] * 24) for s in plan["shots"])
-    assert info.video_frames == expected
+    assert info.video_frames == expected == 6 * 24
     assert (info.width, info.height) == (160, 90)
     assert abs(info.audio_duration_s - info.video_frames / 24) <= 1 / 24
     assert info.audio_sample_rate == 48000
