@@ -44,6 +44,7 @@ def run(
     height: Annotated[int, typer.Option(help="frame height")] = 360,
     max_critic_rounds: Annotated[int, typer.Option(help="composer/critic rounds")] = 2,
     target_lufs: Annotated[float, typer.Option(help="loudness of the mix, LUFS")] = -14.0,
+    sample_rate: Annotated[int, typer.Option(help="audio sample rate of the mix, Hz")] = 48000,
     overlay: Annotated[bool, typer.Option(help="captions and tags on the previz")] = True,
 ) -> None:
     """Make a film from REQUEST (the plan is shown for approval unless --yes)."""
@@ -56,7 +57,8 @@ def run(
             duration_s=duration, candidates=candidates, beam=beam, seed=seed,
             video_backend=video_backend, music_backend=music_backend, scorer=scorer, llm=llm,
             debug_models=debug_models, fps=fps, width=width, height=height,
-            max_critic_rounds=max_critic_rounds, target_lufs=target_lufs, overlay=overlay,
+            max_critic_rounds=max_critic_rounds, target_lufs=target_lufs, sample_rate=sample_rate,
+            overlay=overlay,
         )
     except ValueError as e:
         raise UserError(_one_line(e)) from None

@@ -23,7 +23,8 @@ MAX_DURATION_S = 600.0
 class Settings(BaseSettings):
     """Environment settings (FILMCREW_* variables, optionally from a `.env` file)."""
 
-    model_config = SettingsConfigDict(env_prefix="FILMCREW_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FILMCREW_", env_file=".env", extra="ignore",
+                                      env_ignore_empty=True)
 
     llm: str = Field(
         default="offline",
@@ -38,9 +39,6 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.2, description="sampling temperature of agent calls")
     llm_max_repairs: int = Field(default=2, ge=0, description="re-asks after an invalid answer")
     runs_dir: Path = Field(default=Path("runs"), description="where `run` puts run dirs by default")
-    models_dir: Path | None = Field(
-        default=None, description="local folder with model weights (else the HF cache)"
-    )
 
 
 class RunOptions(BaseModel):
@@ -66,7 +64,8 @@ class RunOptions(BaseModel):
     )
     max_critic_rounds: int = Field(default=2, ge=0, le=10, description="composer ⟲ critic rounds")
     target_lufs: float = Field(default=-14.0, ge=-40, le=-5, description="loudness of the mix")
-    sample_rate: int = Field(default=48000, description="audio sample rate of the mix")
+    sample_rate: int = Field(default=48000, ge=8000, le=192000,
+                             description="audio sample rate of the mix")
     overlay: bool = Field(default=True, description="draw shot number, caption and tags on previz")
 
     @field_validator("duration_s")
