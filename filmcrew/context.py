@@ -7,7 +7,6 @@ only plain JSON values and references.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +18,35 @@ from filmcrew.llm.chat import CrewLLM
 from filmcrew.tracing import Tracer
 
 
+def _default_run_dir() -> Path:
+    return Settings().runs_dir / "langgraph-dev"
+
+
 @dataclass
 class CrewContext:
-    run_dir: Path
-    store: ArtifactStore
-    llm: CrewLLM
+    """Where a run writes and who answers its agents.
+
+    Built with no arguments (as `langgraph dev` does from an empty context), it opens the default
+    run directory and the configured LLM on first use, inside a node (no file I/O on the server's
+    event loop).
+    """
+
+    run_dir: Path = field(default_factory=_default_run_dir)
+    store: ArtifactStore = None  # type: ignore[assignment]  # opened in __post_init__
+    llm: CrewLLM = None  # type: ignore[assignment]
     settings: Settings = field(default_factory=Settings)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.run_dir = Path(self.run_dir)
+
+    def opened(self) -> CrewContext:
+        """Open the store and the LLM if this context was built without them."""
+        if self.store is None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.store = ArtifactStore(self.run_dir, Tracer(self.run_dir / "trace.jsonl"))
+        if self.llm is None:
+            self.llm = CrewLLM(self.settings.llm, settings=self.settings, store=self.store)
+        return self
 
     @classmethod
     def create(cls, run_dir: Path, *, run_id: str = "", llm_spec: str | None = None,
@@ -41,17 +62,17 @@ class CrewContext:
         return cls(run_dir=run_dir, store=store, llm=llm, settings=settings)
 
 
-_DEFAULT: dict[str, CrewContext] = {}
+_DEFAULT: list[CrewContext] = []
 
 
 def crew_context(runtime: Any) -> CrewContext:
-    """The invocation's context; under `langgraph dev` (no context given) a default run dir."""
+    """The invocation's context, or a default one (scripts that give none)."""
     ctx = getattr(runtime, "context", None)
     if isinstance(ctx, CrewContext):
-        return ctx
-    if "dev" not in _DEFAULT:
-        _DEFAULT["dev"] = CrewContext.create(Settings().runs_dir / "langgraph-dev")
-    return _DEFAULT["dev"]
+        return ctx.opened()
+    if not _DEFAULT:
+        _DEFAULT.append(CrewContext())
+    return _DEFAULT[0].opened()
 
 
 def options_of(state: dict[str, Any]) -> RunOptions:
