@@ -1,24 +1,26 @@
 """The previz camera: shot scale as zoom, the plan's camera move as a view rectangle per frame.
 
 A view is (x0, y0, x1, y1) in metres with the frame's aspect ratio, so `Canvas` maps it to pixels with a
-single scale. Framing starts from the main subject: a close-up fills the frame with it, a medium shot
-leaves room for it to move and keeps the ground in frame, a wide shot takes in every subject.
+single scale. `frame` is the staging frame, from where the subjects start: a close-up fills the frame
+with the main subject, a medium shot leaves room for it to move and keeps the ground in frame, a wide
+shot takes in every subject. `framing` then frames what actually happens, and `apply_move` lays the
+plan's pan, tilt, dolly or track over it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+
+import numpy as np
 
 Box = tuple[float, float, float, float]
 
 PAN_FRACTION = 0.5  # a pan travels half a frame width over the shot
 TILT_FRACTION = 0.4
 DOLLY_IN, DOLLY_OUT = 0.55, 1.8  # final view size relative to the start
-TRACK_SMOOTHING = 0.3  # fraction of the gap to the followed subject closed per frame
 
 
-def _zoom_factor(size: float) -> float:
+def zoom_factor(size: float) -> float:
     """Medium-shot view height in subject sizes: six for a cup, one and a half for a person or car."""
     return min(6.0, max(1.5, 6.0 - 3.0 * math.log2(max(size, 1e-3) / 0.5)))
 
@@ -35,11 +37,11 @@ def frame(scale: str, focus: Box, scene_box: Box, floor_y: float | None, aspect:
     fx0, fy0, fx1, fy1 = focus
     size = max(fx1 - fx0, fy1 - fy0, 1e-3)
     cx, cy = (fx0 + fx1) / 2, (fy0 + fy1) / 2
-    medium = _zoom_factor(size) * size
+    medium = zoom_factor(size) * size
     if floor_y is not None:
         medium = max(medium, (fy1 - floor_y) * 1.4)
     if scale == "close-up":
-        vh = 0.4 * _zoom_factor(size) * size
+        vh = 0.4 * zoom_factor(size) * size
         cy = max(cy, fy1 - 0.45 * vh)  # tall subjects: frame the top (a face, not the knees)
         return _centred(cx, cy, vh, aspect)
     if scale == "medium":
@@ -59,51 +61,48 @@ def _centred(cx: float, cy: float, vh: float, aspect: float) -> Box:
     return (cx - vh * aspect / 2, cy - vh / 2, cx + vh * aspect / 2, cy + vh / 2)
 
 
-def _ease(u: float) -> float:
+def _ease(u: np.ndarray) -> np.ndarray:
     """Smoothstep: camera moves start and end gently, as an operator would."""
-    u = min(1.0, max(0.0, u))
+    u = np.clip(u, 0.0, 1.0)
     return u * u * (3 - 2 * u)
 
 
-class CameraPath:
-    """The view per frame for one shot's camera move.
+MOVES = ("static", "pan-left", "pan-right", "tilt-up", "tilt-down", "dolly-in", "dolly-out", "track")
 
-    `follow` returns the current position of the subject a tracking shot follows; it is called once
-    per frame, after the physics has been stepped.
+
+def apply_move(views: np.ndarray, move: str, focus: np.ndarray | None) -> np.ndarray:
+    """The plan's camera move laid over a framed view per frame ((T, 4) x0, y0, x1, y1 in metres).
+
+    Pans and tilts travel across the framing, centred on it, so the framed action stays in view;
+    a dolly closes in on (or backs away from) `focus` ((T, 2), the followed subject), which keeps
+    its place on screen. A tracking shot keeps `focus` centred left to right.
     """
-
-    def __init__(self, move: str, start: Box, follow: Callable[[], tuple[float, float]] | None):
-        moves = ("static", "pan-left", "pan-right", "tilt-up", "tilt-down", "dolly-in",
-                 "dolly-out", "track")
-        if move not in moves:
-            raise ValueError(f"camera move {move!r}; expected one of {', '.join(moves)}")
-        self.move = move
-        self.start = start
-        self.follow = follow
-        x0, y0, x1, y1 = start
-        # A dolly closes in on the centre of the opening frame, where the framing put the action.
-        self.focus = ((x0 + x1) / 2, (y0 + y1) / 2)
-        self._cx = (x0 + x1) / 2
-
-    def view(self, i: int, total: int) -> Box:
-        """The view rectangle of frame i of total."""
-        x0, y0, x1, y1 = self.start
-        vw, vh = x1 - x0, y1 - y0
-        u = _ease(i / max(total - 1, 1))
-        if self.move in ("pan-left", "pan-right"):
-            dx = PAN_FRACTION * vw * u * (1 if self.move == "pan-right" else -1)
-            return (x0 + dx, y0, x1 + dx, y1)
-        if self.move in ("tilt-up", "tilt-down"):
-            dy = TILT_FRACTION * vh * u * (1 if self.move == "tilt-up" else -1)
-            return (x0, y0 + dy, x1, y1 + dy)
-        if self.move in ("dolly-in", "dolly-out"):
-            end = DOLLY_IN if self.move == "dolly-in" else DOLLY_OUT
-            s = 1 + (end - 1) * u
-            fx, fy = self.focus  # the focus point keeps its place on screen
-            return (fx + (x0 - fx) * s, fy + (y0 - fy) * s, fx + (x1 - fx) * s, fy + (y1 - fy) * s)
-        if self.move == "track" and self.follow is not None:
-            tx, _ = self.follow()
-            if math.isfinite(tx):
-                self._cx += (tx - self._cx) * (TRACK_SMOOTHING if i else 1.0)
-            return (self._cx - vw / 2, y0, self._cx + vw / 2, y1)
-        return self.start
+    if move not in MOVES:
+        raise ValueError(f"camera move {move!r}; expected one of {', '.join(MOVES)}")
+    views = np.array(views, dtype=float)
+    total = len(views)
+    u = _ease(np.arange(total) / max(total - 1, 1))[:, None]
+    vw = (views[:, 2] - views[:, 0])[:, None]
+    vh = (views[:, 3] - views[:, 1])[:, None]
+    if move in ("pan-left", "pan-right"):
+        sign = 1 if move == "pan-right" else -1
+        views[:, [0, 2]] += sign * PAN_FRACTION * vw * (u - 0.5)
+    elif move in ("tilt-up", "tilt-down"):
+        sign = 1 if move == "tilt-up" else -1
+        views[:, [1, 3]] += sign * TILT_FRACTION * vh * (u - 0.5)
+    elif move in ("dolly-in", "dolly-out"):
+        end = DOLLY_IN if move == "dolly-in" else DOLLY_OUT
+        s = 1 + (end - 1) * u
+        centre = np.column_stack(((views[:, 0] + views[:, 2]) / 2, (views[:, 1] + views[:, 3]) / 2))
+        fx = centre
+        if focus is not None:
+            inside = (np.isfinite(focus).all(axis=1) & (focus[:, 0] > views[:, 0])
+                      & (focus[:, 0] < views[:, 2]) & (focus[:, 1] > views[:, 1])
+                      & (focus[:, 1] < views[:, 3]))
+            fx = np.where(inside[:, None], focus, centre)
+        views[:, [0, 2]] = fx[:, :1] + (views[:, [0, 2]] - fx[:, :1]) * s
+        views[:, [1, 3]] = fx[:, 1:] + (views[:, [1, 3]] - fx[:, 1:]) * s
+    elif move == "track" and focus is not None and np.isfinite(focus).all():
+        cx = (views[:, 0] + views[:, 2]) / 2  # the subject stays centred left to right
+        views[:, [0, 2]] += focus[:, :1] - cx[:, None]
+    return views

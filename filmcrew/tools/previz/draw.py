@@ -2,8 +2,7 @@
 
 Everything world-attached goes through `Canvas.to_px`, so camera moves and zoom come for free. Subjects
 are flat shapes in their material colour (the same in every shot, so identity holds through a cut) with a
-darker outline; text (labels, caption, timecode, tags, time-scale mark) is drawn only by `labels` and
-`overlay`, which the renderer skips when the overlay is off.
+darker outline. Text (labels, caption, timecode, tags, time-scale mark) is `overlay.py`'s.
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 if TYPE_CHECKING:
-    from filmcrew.tools.previz.render import Stage
+    from filmcrew.tools.previz.bodies import Stage
     from filmcrew.tools.previz.scene import Canvas, SubjectBody
 
 RGB = tuple[int, int, int]
@@ -56,11 +55,6 @@ INDOOR = ("indoor", "table")
 def shade(c: RGB, f: float) -> RGB:
     """Darken (f < 1) or lighten (f > 1) a colour, clipped to 0..255."""
     return tuple(int(min(255, max(0, v * f))) for v in c)  # type: ignore[return-value]
-
-
-@lru_cache(maxsize=16)
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size)
 
 
 @lru_cache(maxsize=8)
@@ -344,101 +338,3 @@ def _figure(canvas: Canvas, sb: SubjectBody, pose: tuple[float, float, float], w
     d.polygon([canvas.to_px(*p) for p in torso], fill=fill, outline=ink)
     line((x, shoulder), (x, foot + h - 2 * head_r))  # neck
     _disc(canvas, x, foot + h - head_r, head_r, fill, ink)
-
-
-# --------------------------------------------------------------------------------------------------
-# Text
-
-
-@lru_cache(maxsize=512)
-def _sprite(text: str, size: int, anchor: str) -> tuple[Image.Image, int, int]:
-    """A caption box (text on translucent black) rendered once: captions, tags and labels repeat
-    every frame, and FreeType rendering is most of the cost of a previz frame."""
-    font = _font(size)
-    left, top, right, bottom = font.getbbox(text, anchor=anchor)
-    pad = max(1, size // 5)
-    im = Image.new("RGBA", (int(right - left) + 2 * pad, int(bottom - top) + 2 * pad), (0, 0, 0, 140))
-    ImageDraw.Draw(im).text((pad - left, pad - top), text, font=font, fill=(245, 245, 240, 255),
-                            anchor=anchor)
-    return im, int(left) - pad, int(top) - pad
-
-
-def _text_box(canvas: Canvas, xy: tuple[float, float], text: str, size: int,
-              anchor: str = "la") -> tuple[float, float, float, float]:
-    """Draw text on a dark box at xy (PIL anchor); returns the box."""
-    im, dx, dy = _sprite(text, size, anchor)
-    x, y = round(xy[0]) + dx, round(xy[1]) + dy
-    canvas.image.paste(im, (x, y), im)
-    return (x, y, x + im.width, y + im.height)
-
-
-def labels(canvas: Canvas, subjects: list[SubjectBody]) -> None:
-    """Each visible subject's name just above it."""
-    size = max(8, canvas.height // 30)
-    for sb in subjects:
-        if sb.body is None or not sb.visible or not sb.label:
-            continue
-        x, y = sb.position
-        px, py = canvas.to_px(x, y + sb.size_m[1] * max(sb.scale, 0.2) / 2)
-        if -50 < px < canvas.width + 50 and -20 < py < canvas.height + 20:
-            _text_box(canvas, (px, py - 3), sb.label, size, anchor="md")
-
-
-def timecode(t: float, fps: float) -> str:
-    """Screen time as MM:SS:FF."""
-    frames = round(t * fps)
-    f = round(fps)
-    return f"{frames // (60 * f):02d}:{frames // f % 60:02d}:{frames % f:02d}"
-
-
-def time_scale_mark(time_scale: float) -> str:
-    """'×0.25' for slow motion, '×60' for time-lapse."""
-    return f"×{time_scale:g}"
-
-
-@lru_cache(maxsize=64)
-def _fit(caption: str, size: int, limit: int) -> str:
-    """The caption's first line, cut with an ellipsis to fit `limit` pixels."""
-    font = _font(size)
-    text = caption.strip().splitlines()[0] if caption.strip() else ""
-    if text and font.getlength(text) > limit:
-        while text and font.getlength(text + "…") > limit:
-            text = text[:-1]
-        text = text.rstrip() + "…"
-    return text
-
-
-def overlay(canvas: Canvas, shot_number: int, caption: str, time_s: float, fps: float,
-            tags: list[str], time_scale: float) -> None:
-    """Shot number and timecode top left, phenomena tags top right, caption bottom left, and the
-    time-scale mark in the bottom-right corner (only when playback is not real time)."""
-    W, H = canvas.width, canvas.height
-    size = max(8, H // 24)
-    m = max(3, H // 60)
-    _text_box(canvas, (m + 2, m + 2), f"SHOT {shot_number}  {timecode(time_s, fps)}", size)
-    x = W - m - 2
-    for tag in reversed(tags):
-        box = _text_box(canvas, (x, m + 2), tag, max(7, size - 3), anchor="ra")
-        x = box[0] - m
-        if x < W * 0.45:
-            break
-    reserve = 0.0
-    if time_scale != 1:
-        # The default font has no "×" glyph, so the cross is drawn as two strokes.
-        font = _font(size + 2)
-        nb = canvas.draw.textbbox((W - m - 2, H - m - 2), time_scale_mark(time_scale)[1:],
-                                  font=font, anchor="rd")
-        cross = (nb[3] - nb[1]) * 0.3
-        cx, cy = nb[0] - cross - 2, (nb[1] + nb[3]) / 2
-        pad = max(1, (size + 2) // 5)
-        box = (cx - cross - pad, nb[1] - pad, nb[2] + pad, nb[3] + pad)
-        canvas.draw.rectangle(box, fill=(0, 0, 0, 140))
-        canvas.draw.text((W - m - 2, H - m - 2), time_scale_mark(time_scale)[1:], font=font,
-                         fill=(245, 245, 240), anchor="rd")
-        for sx in (-1, 1):
-            canvas.draw.line((cx - cross, cy - sx * cross, cx + cross, cy + sx * cross),
-                             fill=(245, 245, 240), width=max(1, size // 9))
-        reserve = W - box[0] + m
-    text = _fit(caption, size, int(W - 2 * m - reserve - W * 0.18))  # clear of the corner
-    if text:
-        _text_box(canvas, (m + 2, H - m - 2), text, size, anchor="ld")

@@ -104,7 +104,10 @@ class Collision(Phenomenon):
             out = math.atan2(cy, cx) + float(rng.uniform(-0.6, 0.6))
             kick = spread * float(rng.uniform(0.5, 1.0))
             v = body.velocity_at_world_point(fb.position)
-            fb.velocity = (v.x + kick * math.cos(out), v.y + abs(kick * math.sin(out)) + 0.2 * spread)
+            # The impact's energy goes into breaking, not bouncing: the pieces keep little of the
+            # rebound and scatter mostly sideways, skittering low over the floor.
+            vy = min(v.y, 0.1 * speed) + 0.3 * abs(kick * math.sin(out)) + 0.1 * spread
+            fb.velocity = (v.x + kick * math.cos(out), vy)
             fb.angular_velocity = float(rng.uniform(-20, 20))
             shape = pymunk.Poly(fb, local)
             shape.elasticity, shape.friction = 0.3, 0.7

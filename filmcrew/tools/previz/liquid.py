@@ -1,14 +1,17 @@
-"""Liquid motion: a cohesive particle liquid poured, splashing, flowing and coming to rest.
+"""Liquid motion: a cohesive particle liquid poured, spilled, splashing, flowing and coming to rest.
 
 The liquid is a particle fluid with double-density relaxation (Clavet et al. 2005): a near-pressure
 keeps particles apart, a negative pressure below rest density pulls a surface together (cohesion), and
 pair viscosity from the material's friction makes lava ooze and water splash. It collides with the
-ground, with the shot's solid bodies, and fills open containers (a glass, a pot) through their mouth.
+floor, the table and the shot's solid bodies, and fills open containers (a glass, a pot) through their
+mouth. A liquid the plan puts in a glass ("a glass of water") starts inside it with a level surface
+and spills as particles when the glass tips or breaks (`vessels.Held`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pymunk
 
 from filmcrew.tools.previz.particles import Particles, surface
 from filmcrew.tools.previz.props import (
@@ -24,6 +27,7 @@ from filmcrew.tools.previz.props import (
     world_size,
 )
 from filmcrew.tools.previz.scene import Canvas, Phenomenon, Scene, SubjectBody, register
+from filmcrew.tools.previz.vessels import Held, draw_held, held_pairs, interior
 
 GROUND_DRAG = 0.3  # fraction of sliding speed a liquid loses per sub-step touching the ground
 PIN_SPEED = 0.12  # m/s: a film edge sliding slower than this is held by the contact line and stops
@@ -36,12 +40,24 @@ def _scatter(arr: np.ndarray, i: np.ndarray, j: np.ndarray, delta: np.ndarray) -
         arr[:, c] += (np.bincount(j, delta[:, c], n) - np.bincount(i, delta[:, c], n)) / 2
 
 
-def _push_out(x: np.ndarray, vy: np.ndarray, box: tuple[float, float, float, float], r: float) -> float:
-    """Move particles that entered a solid box out through its nearest face; returns impact energy."""
+def _push_out(x: np.ndarray, vy: np.ndarray, box: tuple[float, float, float, float], r: float,
+              prev: np.ndarray | None = None) -> float:
+    """Move particles that entered a solid box out through its nearest face; returns impact energy.
+
+    With `prev`, a particle that was above the box and is now below its top landed on it, however far
+    it went in one step (a thin table top does not let a fast drop through).
+    """
     ox0, oy0, ox1, oy1 = box
-    inside = (x[:, 0] > ox0 - r) & (x[:, 0] < ox1 + r) & (x[:, 1] > oy0 - r) & (x[:, 1] < oy1 + r)
+    over = (x[:, 0] > ox0 - r) & (x[:, 0] < ox1 + r)
+    energy = 0.0
+    if prev is not None:
+        landed = over & (prev[:, 1] >= oy1 + r - 1e-9) & (x[:, 1] < oy1 + r)
+        down = vy[landed]
+        energy = float(np.sum(np.minimum(down, 0) ** 2 * (down < -1.0)))
+        x[landed, 1] = oy1 + r
+    inside = over & (x[:, 1] > oy0 - r) & (x[:, 1] < oy1 + r)
     if not inside.any():
-        return 0.0
+        return energy
     xi = x[inside]
     pushes = np.column_stack((ox0 - r - xi[:, 0], ox1 + r - xi[:, 0], oy0 - r - xi[:, 1], oy1 + r - xi[:, 1]))
     k = np.argmin(np.abs(pushes), axis=1)
@@ -50,7 +66,7 @@ def _push_out(x: np.ndarray, vy: np.ndarray, box: tuple[float, float, float, flo
     xi[k >= 2, 1] += pushes[rows, k][k >= 2]
     x[inside] = xi
     down = vy[inside][k == 3]
-    return float(np.sum(np.minimum(down, 0) ** 2 * (down < -1.0)))
+    return energy + float(np.sum(np.minimum(down, 0) ** 2 * (down < -1.0)))
 
 
 def _contain(x: np.ndarray, prev: np.ndarray, vy: np.ndarray, box: tuple[float, float, float, float],
@@ -75,26 +91,54 @@ def _contain(x: np.ndarray, prev: np.ndarray, vy: np.ndarray, box: tuple[float, 
     return impact
 
 
-def _containers(scene: Scene, skip: SubjectBody | None) -> list[tuple[float, float, float, float, bool]]:
-    """Axis-aligned obstacles (x0, y0, x1, y1, is_cup) from the subjects that have rigid bodies."""
+def _containers(scene: Scene, skip: SubjectBody | None) -> list[tuple[float, float, float, float]]:
+    """Open cups a pour fills: (x0, y0, x1, y1) of each upright container subject with a body."""
     out = []
     for s in scene.subjects:
-        if s is skip or s.body is None or not s.visible or s.kind.animate:
+        if s is skip or s.body is None or not s.visible or s.kind.shape != "cup" or len(s.shapes) != 1:
             continue
         cx, cy, w, h = subject_box(scene, s)
-        out.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, s.kind.shape == "cup"))
+        out.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
     return out
+
+
+Box = tuple[float, float, float, float]
+
+
+def _stage(scene: Scene) -> tuple[list[float], list[float], list[tuple[pymunk.Shape, Box]]]:
+    """The solid world a liquid meets: floor heights, wall positions and boxes of solid shapes (the
+    table top, crates, shards), read from the pymunk space; the floor is the scene's ground when the
+    space has none (a hand-built scene)."""
+    floors: list[float] = []
+    walls: list[float] = []
+    boxes: list[tuple[pymunk.Shape, Box]] = []
+    for shape in scene.space.shapes:
+        if isinstance(shape, pymunk.Segment):
+            a, b = shape.a, shape.b
+            if abs(a.y - b.y) < 1e-9 and shape.body.body_type == pymunk.Body.STATIC:
+                floors.append(float(a.y))
+            elif abs(a.x - b.x) < 1e-9 and shape.body.body_type == pymunk.Body.STATIC:
+                walls.append(float(a.x))
+            continue
+        bb = shape.bb
+        boxes.append((shape, (bb.left, bb.bottom, bb.right, bb.top)))
+    if scene.shot.setting == "water" or not floors:
+        floors = [scene.ground_y]  # the water's surface is what a liquid lands on there
+    return floors, walls, boxes
 
 
 @register
 class LiquidMotion(Phenomenon):
-    """A pour from the shot's liquid into a container or onto the ground, or a body of water flowing.
+    """A glass of water spilling, a pour into a container or onto the ground, or a body of water flowing.
 
-    Liquid kinds that are bodies of water (pool, puddle, wave: "plane" and "blob" shapes) are released
-    as a column that collapses and sloshes; any other liquid is poured as a stream over the window.
+    A liquid the plan puts in a container stays in it, level, until the container tips or breaks
+    ("held"); liquid kinds that are bodies of water (pool, puddle, wave: "plane" and "blob" shapes)
+    are released as a column that collapses and sloshes; any other liquid is poured as a stream over
+    the window.
     """
 
     name = "liquid motion"
+    moves_bodies = False  # one-way coupling: bodies push the liquid, the liquid pushes no body
     CAPACITY = 700
 
     def __init__(self, scene: Scene):
@@ -102,7 +146,15 @@ class LiquidMotion(Phenomenon):
         self.rng = child_rng(scene)
         self.g = gravity(scene)
         ww, wh = world_size(scene)
-        liq = free_subject(scene, lambda s: s.material.state == "liquid")
+        self.held: Held | None = None
+        pairs = held_pairs(scene.subjects, scene.shot)
+        pair = next(((liq, box) for liq, box in pairs if liq.drawn_by is None and box.body is not None),
+                    None)
+        # the glass's water is boiling or freezing under another phenomenon: that one draws it
+        self.idle = bool(pairs) and pair is None
+        liq = pair[0] if pair else free_subject(scene, lambda s: s.material.state == "liquid")
+        if self.idle:
+            return
         if liq is None:
             liq = add_prop(scene, "water", "glass", "water", drawn_by=self.name, min_fraction=0.15)
         liq.drawn_by = self.name  # the particles are the liquid from now on
@@ -110,11 +162,16 @@ class LiquidMotion(Phenomenon):
         self.color = liq.material.color
         cx, _, w, h = subject_box(scene, liq)
         area = max(w * h, 1e-6)
-        self.flow = liq.kind.shape in ("plane", "blob")
-        cups = [] if self.flow else [c for c in _containers(scene, liq) if c[4]]
+        self.flow = pair is None and liq.kind.shape in ("plane", "blob")
+        cups = [] if self.flow or pair else _containers(scene, liq)
         self.stream_w = 3
-        if cups:  # pour into the shot's glass: fill it to about 70 %, with particles that fit inside
-            bx0, by0, bx1, by1, _ = cups[0]
+        if pair:  # a glass of water: the water is in the glass, a handful of particles across it
+            self.held = Held.fill(*pair)
+            inner = float(np.ptp(interior(pair[1])[:, 0]))
+            self.spacing = max(inner / 8, ww / 500)
+            area = self.held.volume
+        elif cups:  # pour into the shot's glass: fill it to about 70 %, with particles that fit inside
+            bx0, by0, bx1, by1 = cups[0]
             inner = 0.84 * (bx1 - bx0)
             area = min(area, 0.7 * inner * 0.9 * (by1 - by0))
             self.spacing = max(inner / 9, ww / 400)  # a handful of particles across the glass
@@ -127,7 +184,11 @@ class LiquidMotion(Phenomenon):
         self.rho0, self.k, self.k_near = 4.5, 0.03, 0.1  # rest density and stiffnesses, per pair sum
         self.p = Particles(self.CAPACITY)
         self.walls: tuple[float, float] | None = None
-        if self.flow:
+        self.to_pour = 0
+        floors, _, _ = _stage(scene)
+        if self.held is not None:
+            top = float(self.held.polygon()[:, 1].max())
+        elif self.flow:
             # a column of the liquid's volume at the left of its extent, released at t = 0
             x0 = cx - w / 2
             col_w = max(w / 3, self.spacing * 4)
@@ -140,7 +201,6 @@ class LiquidMotion(Phenomenon):
             self.p.spawn(pos[: self.CAPACITY], (0.0, 0.0), np.inf)
             self.walls = (x0, cx + w / 2)
             top = scene.ground_y + col_h
-            self.to_pour = 0
         else:
             target_x = (cups[0][0] + cups[0][2]) / 2 if cups else cx - 0.1 * w
             top = max([c[3] for c in cups] + [floor_y(scene) + h])
@@ -150,7 +210,7 @@ class LiquidMotion(Phenomenon):
             self.vessel = (0.7 * size, size)
             self.to_pour = n_total
             top = self.nozzle[1]
-        self.v_max = np.sqrt(2 * max(self.g, 1.0) * max(top - scene.ground_y, self.h)) * 1.1 + 0.5
+        self.v_max = np.sqrt(2 * max(self.g, 1.0) * max(top - min(floors), self.h)) * 1.1 + 0.5
         self.t = scene.t
         self.clock = SimClock.for_scene(scene, 1 / 72)
         t0, t1 = phase_window(scene)
@@ -167,6 +227,12 @@ class LiquidMotion(Phenomenon):
         self.row_clock = 0.0
 
     def step(self, dt: float) -> None:
+        if self.idle:
+            return
+        if self.held is not None:  # every rigid sub-step: a glass breaks between two particle ticks
+            pos, vel = self.held.spill(self.spacing, self.rng)
+            if len(pos):
+                self.p.spawn(pos, vel, np.inf)
         h = self.clock.h
         for _ in range(self.clock.ticks(dt)):
             self.t += h
@@ -245,27 +311,54 @@ class LiquidMotion(Phenomenon):
         return d, r / d[:, None]
 
     def _collide(self, x: np.ndarray, prev: np.ndarray, dt: float) -> float:
-        """Keep particles above the ground and out of obstacles; returns the impact energy (∑v²)."""
+        """Keep particles above the floor and out of solid shapes; returns the impact energy (∑v²)."""
         r = 0.5 * self.spacing
-        floor = self.scene.ground_y + r
+        floors, walls, boxes = _stage(self.scene)
         vy = (x[:, 1] - prev[:, 1]) / dt
+        # each particle lands on the highest floor it was above
+        ground = np.full(len(x), min(floors))
+        for f in floors:
+            ground = np.where(prev[:, 1] >= f + r - 1e-9, np.maximum(ground, f), ground)
+        floor = ground + r
         hit = x[:, 1] < floor
         impact = float(np.sum(np.minimum(vy[hit], 0) ** 2 * (vy[hit] < -1.0)))
-        x[hit, 1] = floor
+        x[hit, 1] = floor[hit]
+        for wx in walls:
+            left = prev[:, 0] < wx
+            x[:, 0] = np.where(left, np.minimum(x[:, 0], wx - r), np.maximum(x[:, 0], wx + r))
+        if self.walls is not None:
+            np.clip(x[:, 0], self.walls[0] + r, self.walls[1] - r, out=x[:, 0])
+        mine = self._own_shapes()
+        for bx0, by0, bx1, by1 in _containers(self.scene, self.liquid) if self.to_pour else []:
+            impact += _contain(x, prev, vy, (bx0, by0, bx1, by1), r)
+        for shape, box in boxes:
+            if shape not in mine:
+                on = (x[:, 1] < box[3] + r + 1e-9) & (prev[:, 1] >= box[3] + r - 1e-9)
+                impact += _push_out(x, vy, box, r, prev)
+                hit |= on & (x[:, 0] > box[0] - r) & (x[:, 0] < box[2] + r)
+        # what lies on a surface slows (and a thin film edge stops, held by the contact line)
         slide = (x[hit, 0] - prev[hit, 0]) * (1 - GROUND_DRAG - self.liquid.material.friction)
         slide[np.abs(slide) < PIN_SPEED * dt] = 0.0
         x[hit, 0] = prev[hit, 0] + slide
-        if self.walls is not None:
-            np.clip(x[:, 0], self.walls[0] + r, self.walls[1] - r, out=x[:, 0])
-        for bx0, by0, bx1, by1, cup in _containers(self.scene, self.liquid):
-            if cup:
-                impact += _contain(x, prev, vy, (bx0, by0, bx1, by1), r)
-            else:
-                impact += _push_out(x, vy, (bx0, by0, bx1, by1), r)
         return impact
 
+    def _own_shapes(self) -> set[pymunk.Shape]:
+        """Shapes the particles pass: the glass they spill from while it is whole (its walls are the
+        level-surface model's business), cups a pour fills (`_contain` owns them), and living things."""
+        out: set[pymunk.Shape] = set()
+        for s in self.scene.subjects:
+            if s.kind.animate or (self.to_pour and s.kind.shape == "cup" and len(s.shapes) == 1):
+                out.update(s.shapes)
+        if self.held is not None and self.held.intact:
+            out.update(self.held.container.shapes)
+        return out
+
     def draw(self, canvas: Canvas) -> None:
+        if self.idle:
+            return
         self.clock.frame()
+        if self.held is not None and self.held.intact:
+            draw_held(canvas, self.held)
         a = self.p.alive
         if self.to_pour and self.poured < self.to_pour:
             self._draw_source(canvas)

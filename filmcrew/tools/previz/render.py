@@ -1,9 +1,11 @@
 """Build a previz scene from a shot and run it: stage, bodies, phenomena, then the frame loop.
 
-The loop in plain sight (`render_shot`): for each frame, step every phenomenon and the pymunk space in
-fixed sub-steps of world time, then ask the camera for the view and draw stage, subjects, phenomena
-and overlay. Physics is simulated, never keyframed: phenomena set initial conditions and forces, and
-what the viewer sees is what the integrator produced.
+Every shot is run twice from the same seed. The rehearsal (`rehearse`) simulates it without drawing,
+so the camera knows where the action goes (`framing`); then `render_shot` runs the loop in plain
+sight: for each frame, step every phenomenon and the pymunk space in fixed sub-steps of world time,
+take the planned view and draw stage, subjects, phenomena and overlay. Physics is simulated, never
+keyframed: phenomena set initial conditions and forces, and what the viewer sees is what the
+integrator produced.
 """
 
 from __future__ import annotations
@@ -11,16 +13,31 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pymunk
 
-from filmcrew import catalog
-from filmcrew.schemas import PhysicsAnnotation, Shot, Subject
+from filmcrew.schemas import PhysicsAnnotation, Shot
 from filmcrew.tools.previz import draw
-from filmcrew.tools.previz.camera import CameraPath, frame
+from filmcrew.tools.previz import overlay as overlay_text
+from filmcrew.tools.previz.bodies import (  # noqa: F401  (CT_FRAGMENT, Stage: imported from here)
+    CT_FRAGMENT,
+    CT_GROUND,
+    CT_SUBJECT,
+    GRAVITY,
+    Stage,
+    add_floor,
+    build_bodies,
+    main_subject,
+    mass_kg,
+    place_background,
+    staging_frame,
+)
+from filmcrew.tools.previz.framing import Rehearsal, Setup, plan_views
+from filmcrew.tools.previz.particles import Particles
+from filmcrew.tools.previz.props import SimClock
 from filmcrew.tools.previz.scene import REGISTRY, Canvas, Phenomenon, Scene, SubjectBody
+from filmcrew.tools.previz.vessels import Held, draw_held, held_pairs, holds_liquid
 
 #: Modules whose import registers phenomena; the last three may not exist yet.
 OPTIONAL_MODULES = ("fluids", "thermo", "optics")
@@ -28,30 +45,11 @@ OPTIONAL_MODULES = ("fluids", "thermo", "optics")
 ORDER = ("rigid body motion", "collision", "elastic motion", "deformation")
 
 SUBSTEP_S = 1 / 240  # largest world-time step for rigid bodies; sub-steps per frame are fixed
-MAX_SUBSTEPS = 32  # time-lapse caps the cost: a 60x shot steps 2.5 s per frame in 32 steps
-GRAVITY = 9.81
-TABLE_HEIGHT_M = 0.75
-CT_GROUND, CT_SUBJECT, CT_FRAGMENT = 1, 2, 3  # pymunk collision types
-CAT_HEAVY, HEAVY_KG = 0b10, 200.0  # collision category of bodies a walker cannot push
+MAX_SUBSTEPS = 32  # time-lapse caps the cost: a 60x shot steps 2.5 s per frame in 32 steps...
+RIGID_MAX_S = 1 / 120  # ...but a rigid-body step never exceeds this (contacts stay stable), so in a
+# time-lapse rigid bodies advance up to 32/120 s per frame: things at rest stay on their support
 IMPACT_MIN_SPEED = 0.5  # m/s closing speed: slower contacts are resting jitter, not hits
 IMPACT_DEBOUNCE_S = 0.08  # screen seconds between impact events of the same pair
-
-#: Solid share of the bounding box times depth: cups are hollow, a sphere is 2/3 of its cylinder.
-FILL = {"cup": 0.15, "car": 0.02, "figure": 0.15, "circle": 2 / 3, "blob": 0.6}
-
-
-@dataclass
-class Stage:
-    """Scenery the subjects stand in: what draw.stage draws behind them."""
-
-    setting: str
-    time_of_day: str
-    floor_y: float | None  # the ground or floor; None in space
-    ground_y: float  # where subjects rest: the table top, else the floor
-    table: tuple[float, float] | None  # x0, x1 of the table top
-    walls: tuple[float, float] | None
-    decor_m: float  # spacing of grass tufts, lane dashes, floorboards
-    seabed_y: float | None = None  # water setting: the bottom things sink to
 
 
 def load_phenomena() -> None:
@@ -71,6 +69,7 @@ def active_phenomena(shot: Shot, annotation: PhysicsAnnotation | None) -> list[s
 
     Without an annotation a moving subject still moves: rigid body motion and collision run.
     A shot annotated as splitting objects gets collision (which owns fracture) even if not listed.
+    A glass of water that moves gets liquid motion, so what it holds can spill.
     """
     if annotation is None:
         names = ["rigid body motion", "collision"]
@@ -78,201 +77,10 @@ def active_phenomena(shot: Shot, annotation: PhysicsAnnotation | None) -> list[s
         names = list(annotation.phenomena)
         if "object decomposition and splitting" in annotation.state_changes:
             names.append("collision")
+    if any(n in ORDER for n in names) and holds_liquid(shot):
+        names.append("liquid motion")
     names = [n for n in dict.fromkeys(names) if n in REGISTRY]
     return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
-
-
-# --------------------------------------------------------------------------------------------------
-# Subjects and their bodies
-
-
-def density_kg_m3(sb: SubjectBody, annotation: PhysicsAnnotation | None) -> float:
-    """The annotation's density for this material when it names one (g/cm³, mid-range), else the
-    catalog's; in kg/m³, floored so gases and light still get a finite mass."""
-    g_cm3 = sb.material.density
-    for m in annotation.materials if annotation else []:
-        if catalog.find_material(m.name) is sb.material:
-            g_cm3 = (m.density_min + m.density_max) / 2
-    return max(g_cm3, 0.05) * 1000.0
-
-
-def mass_kg(sb: SubjectBody, density: float) -> float:
-    """mass = density × side-view area × depth (the smaller side), times the kind's solid share."""
-    w, h = sb.size_m
-    area = math.pi * w * w / 4 if sb.kind.shape == "circle" else w * h
-    return density * area * min(w, h) * FILL.get(sb.kind.shape, 1.0)
-
-
-def _make_subject(s: Subject) -> SubjectBody:
-    k = catalog.kind(s.kind)
-    m = catalog.find_material(s.material) or catalog.MATERIALS[k.material]
-    return SubjectBody(name=s.name, kind=k, material=m, size_m=k.size_m, color=m.color, label=s.name)
-
-
-def _body_kind(s: Subject, sb: SubjectBody, setting: str) -> str:
-    """none | background | stage | static | kinematic | dynamic."""
-    if sb.material.state != "solid" and sb.kind.name == "object":
-        return "none"  # the substance itself (water, smoke): the fluid phenomena own it
-    if s.role == "background":
-        return "background"
-    if sb.kind.name == "table" and setting == "table":
-        return "stage"
-    if sb.material.state != "solid":
-        return "static"  # pools, waves, clouds, lamps: placed, not thrown
-    if sb.kind.animate:
-        return "kinematic"  # living subjects walk by will, not by force
-    if s.role == "static" and max(sb.size_m) >= 1.0:
-        return "static"
-    return "dynamic"
-
-
-def _shape(sb: SubjectBody, body: pymunk.Body) -> pymunk.Shape:
-    w, h = sb.size_m
-    shape: pymunk.Shape
-    if sb.kind.shape == "circle":
-        shape = pymunk.Circle(body, w / 2)
-    elif sb.kind.name == "tree":  # only the trunk stops things; the canopy is drawn above it
-        tw, th = 0.12 * w, 0.45 * h
-        shape = pymunk.Poly(body, [(-tw / 2, -h / 2), (tw / 2, -h / 2), (tw / 2, -h / 2 + th),
-                                   (-tw / 2, -h / 2 + th)])
-    else:
-        shape = pymunk.Poly.create_box(body, (w, h))
-    shape.elasticity = sb.material.restitution
-    shape.friction = sb.material.friction
-    shape.collision_type = CT_SUBJECT
-    shape.subject = sb  # type: ignore[attr-defined]  # impacts are reported per subject
-    return shape
-
-
-def _build_bodies(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.Space
-                  ) -> tuple[list[SubjectBody], Stage, list[SubjectBody]]:
-    """Subjects laid out left to right, on the table when small and the setting is a table."""
-    setting = shot.setting
-    floor_y: float | None = None if setting == "space" else 0.0
-    subjects = [_make_subject(s) for s in shot.subjects]
-    kinds = [_body_kind(s, sb, setting) for s, sb in zip(shot.subjects, subjects, strict=True)]
-    on_table = [setting == "table" and k in ("dynamic", "static", "kinematic")
-                and max(sb.size_m) < 0.6 for sb, k in zip(subjects, kinds, strict=True)]
-    table_y = TABLE_HEIGHT_M if setting == "table" else (floor_y or 0.0)
-    placed = [i for i, k in enumerate(kinds) if k not in ("none", "background", "stage")]
-    main = next((i for i in placed if shot.subjects[i].role == "moving"), placed[0] if placed else None)
-
-    xs: dict[int, float] = {}
-    cursor, prev_w = 0.0, 0.0
-    for i in placed:
-        w = subjects[i].size_m[0]
-        if xs:
-            cursor += (prev_w + w) / 2 + max(0.1, 0.8 * max(prev_w, w))
-        xs[i], prev_w = cursor, w
-    if main is not None:
-        shift = xs[main]
-        xs = {i: x - shift for i, x in xs.items()}
-
-    table = None
-    if setting == "table":
-        tab = [xs[i] for i in placed if on_table[i]] or [0.0]
-        table = (min(tab) - 0.9, max(tab) + 0.3)  # the main subject near the right-hand edge
-        top = pymunk.Body(body_type=pymunk.Body.STATIC)
-        seg = pymunk.Poly(top, [(table[0], table_y - 0.04), (table[1], table_y - 0.04),
-                                (table[1], table_y), (table[0], table_y)])
-        seg.elasticity, seg.friction, seg.collision_type = 1.0, 1.0, CT_GROUND
-        space.add(top, seg)
-    if floor_y is not None and setting != "water":  # the seabed is laid once the shot is framed
-        _add_floor(space, floor_y, elasticity=1.0)  # a hard floor: restitution = the material's
-
-    background = []
-    for i, (sb, k) in enumerate(zip(subjects, kinds, strict=True)):
-        w, h = sb.size_m
-        if k == "none":
-            continue
-        if k == "stage":
-            sb.body = pymunk.Body(body_type=pymunk.Body.STATIC)
-            sb.body.position = ((table[0] + table[1]) / 2 if table else 0.0, table_y / 2)
-            sb.visible = False  # drawn as the stage's table
-            continue
-        if k == "background":
-            sb.body = pymunk.Body(body_type=pymunk.Body.STATIC)
-            background.append(sb)
-            continue
-        base = table_y if on_table[i] else (floor_y if floor_y is not None else -h / 2)
-        if setting == "sky":
-            base += max(3.0, 4.0 * max(w, h))  # in the sky, things start in the air
-        if k == "dynamic":
-            m = mass_kg(sb, density_kg_m3(sb, annotation))
-            moment = (pymunk.moment_for_circle(m, 0, w / 2) if sb.kind.shape == "circle"
-                      else pymunk.moment_for_box(m, (w, h)))
-            sb.body = pymunk.Body(m, moment)
-        elif k == "kinematic":
-            sb.body = pymunk.Body(body_type=pymunk.Body.KINEMATIC)
-        else:
-            sb.body = pymunk.Body(body_type=pymunk.Body.STATIC)
-        sb.body.position = (xs[i], base + h / 2)
-        if sb.material.state == "solid":
-            sb.shapes = [_shape(sb, sb.body)]
-        for shape in sb.shapes:
-            # A walker kicks a ball but does not shove a car along: heavy bodies and the
-            # kinematic (unstoppable) living subjects pass each other by.
-            if k == "kinematic":
-                shape.filter = pymunk.ShapeFilter(mask=pymunk.ShapeFilter.ALL_MASKS() ^ CAT_HEAVY)
-            elif sb.body.body_type == pymunk.Body.DYNAMIC and sb.body.mass > HEAVY_KG:
-                shape.filter = pymunk.ShapeFilter(categories=CAT_HEAVY)
-        space.add(sb.body, *sb.shapes)
-    stage = Stage(setting, shot.time_of_day, floor_y, table_y, table, None, 1.0)
-    return subjects, stage, background
-
-
-def _add_floor(space: pymunk.Space, y: float, elasticity: float) -> None:
-    ground = pymunk.Segment(space.static_body, (-1e4, y), (1e4, y), 0.0)
-    ground.elasticity, ground.friction, ground.collision_type = elasticity, 1.0, CT_GROUND
-    space.add(ground)
-
-
-def _bbox(sb: SubjectBody) -> tuple[float, float, float, float]:
-    x, y = sb.position
-    w, h = sb.size_m
-    return (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
-
-
-def main_subject(subjects: list[SubjectBody], shot: Shot) -> SubjectBody | None:
-    """The subject the camera frames: the first moving one with a body, else the first with one."""
-    with_body = [sb for sb in subjects if sb.body is not None and sb.visible]
-    roles = {s.name: s.role for s in shot.subjects}
-    return next((sb for sb in with_body if roles.get(sb.name) == "moving"),
-                with_body[0] if with_body else None)
-
-
-def _frame_scene(shot: Shot, subjects: list[SubjectBody], stage: Stage, aspect: float
-                 ) -> tuple[float, float, float, float]:
-    fg = [sb for sb in subjects if sb.body is not None and sb.visible and sb.shapes]
-    main = main_subject(fg, shot) or main_subject(subjects, shot)
-    boxes = [_bbox(sb) for sb in fg] or [(-0.5, stage.ground_y, 0.5, stage.ground_y + 1.0)]
-    if stage.table:
-        boxes.append((stage.table[0], stage.ground_y - TABLE_HEIGHT_M, stage.table[1], stage.ground_y))
-    scene_box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
-                 max(b[2] for b in boxes), max(b[3] for b in boxes))
-    focus = _bbox(main) if main is not None and main.body is not None else boxes[0]
-    floor = stage.floor_y if shot.setting not in ("sky", "space") else None
-    x0, y0, x1, y1 = frame(shot.camera.scale, focus, scene_box, floor, aspect)
-    if shot.setting == "water":  # a cross-section: the surface at 60 % height, the depths below
-        y0, y1 = y0 - 0.35 * (y1 - y0), y1 - 0.35 * (y1 - y0)
-    if stage.table and shot.camera.scale != "close-up":
-        # Frame the table's edge with floor beside it: that is where things fall off and land.
-        vw = x1 - x0
-        lo, hi = focus[2] - 0.9 * vw, focus[0] - 0.1 * vw  # keep the main subject in frame
-        x0 = min(max(stage.table[1] - 0.6 * vw, lo), hi)
-        x1 = x0 + vw
-    return (x0, y0, x1, y1)
-
-
-def _place_background(background: list[SubjectBody], view: tuple[float, float, float, float],
-                      stage: Stage) -> None:
-    """Background subjects stand behind the action, spread across the frame."""
-    x0, y0, x1, _ = view
-    for j, sb in enumerate(background):
-        u = 0.2 + 0.6 * ((j * 0.618 + 0.15) % 1.0)
-        base = stage.floor_y if stage.floor_y is not None else y0
-        assert sb.body is not None
-        sb.body.position = (x0 + u * (x1 - x0), base + sb.size_m[1] / 2)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -349,7 +157,7 @@ def substeps(scene: Scene) -> tuple[int, float]:
 
 def build_scene(shot: Shot, annotation: PhysicsAnnotation | None, aspect: float, seed: int,
                 fps: int) -> tuple[Scene, Stage, list[SubjectBody], list[Phenomenon]]:
-    """The world of a shot at its first frame: stage, bodies, framing, staged motion, phenomena.
+    """The world of a shot at its first frame: stage, bodies, staging frame, staged motion, phenomena.
 
     Returns the scene, the stage, the background subjects and the phenomena (dynamics first).
     """
@@ -358,8 +166,8 @@ def build_scene(shot: Shot, annotation: PhysicsAnnotation | None, aspect: float,
     space.gravity = (0.0, 0.0) if shot.setting == "space" else (0.0, -GRAVITY)
     space.collision_slop = 0.0005  # pymunk's defaults assume pixels; we work in metres
     space.iterations = 20
-    subjects, stage, background = _build_bodies(shot, annotation, space)
-    view0 = _frame_scene(shot, subjects, stage, aspect)
+    subjects, stage, background = build_bodies(shot, annotation, space)
+    view0 = staging_frame(shot, subjects, stage, aspect)
     vw = view0[2] - view0[0]
     stage.decor_m = 10 ** math.floor(math.log10(vw / 4))
     if shot.setting == "indoor":
@@ -370,8 +178,8 @@ def build_scene(shot: Shot, annotation: PhysicsAnnotation | None, aspect: float,
             space.add(wall)
     if shot.setting == "water":
         stage.seabed_y = view0[1] + 0.06 * (view0[3] - view0[1])
-        _add_floor(space, stage.seabed_y, elasticity=0.2)
-    _place_background(background, view0, stage)
+        add_floor(space, stage.seabed_y, elasticity=0.2)
+    place_background(background, view0, stage)
     scene = Scene(shot=shot, annotation=annotation, space=space, rng=np.random.default_rng(seed),
                   world=view0, ground_y=stage.ground_y, fps=float(fps),
                   time_scale=shot.camera.time_scale, subjects=subjects)
@@ -385,6 +193,82 @@ def build_scene(shot: Shot, annotation: PhysicsAnnotation | None, aspect: float,
     return scene, stage, background, phenomena
 
 
+def _advance(scene: Scene, phenomena: list[Phenomenon], n_sub: int, dt: float, i: int) -> None:
+    """Step the world from frame i - 1 to frame i: phenomena, buoyancy and rigid bodies per sub-step."""
+    rigid = min(dt, RIGID_MAX_S)
+    for _ in range(n_sub):
+        for p in phenomena:
+            p.step(dt)
+        if scene.shot.setting == "water":
+            _buoyancy(scene, rigid)
+        scene.space.step(rigid)
+        scene.t += dt
+    scene.t = i * n_sub * dt  # no drift from summing sub-steps
+
+
+def _tracked(sb: SubjectBody, background: set[int]) -> bool:
+    """Whether the camera may follow this subject: a foreground body drawn where its body is."""
+    return (sb.body is not None and bool(sb.shapes) and sb.visible and id(sb) not in background
+            and (sb.drawn_by is None or sb.drawn_by in ORDER))
+
+
+def rehearse(shot: Shot, annotation: PhysicsAnnotation | None, *, aspect: float, fps: int,
+             seed: int, total: int) -> tuple[Rehearsal, Setup]:
+    """Run the shot once without drawing, to see where its subjects and effects go.
+
+    Same seed, same physics: the rendered run repeats this one exactly. Phenomena that move no
+    bodies (`moves_bodies = False`, a liquid) are not stepped here; the particle clocks are told
+    each frame is done, as drawing would.
+    """
+    scene, stage, background, phenomena = build_scene(shot, annotation, aspect, seed, fps)
+    stepped = [p for p in phenomena if p.moves_bodies]
+    clocks = [v for p in phenomena for v in vars(p).values() if isinstance(v, SimClock)]
+    pools = [v for p in phenomena for v in vars(p).values() if isinstance(v, Particles)]
+    back = {id(sb) for sb in background}
+    n_sub, dt = substeps(scene)
+    tracks: dict[str, np.ndarray] = {}
+    effects = np.full((total, 4), np.nan)
+    for i in range(total):
+        if i:
+            _advance(scene, stepped, n_sub, dt, i)
+        for clock in clocks:
+            clock.frame()
+        for sb in scene.subjects:
+            if _tracked(sb, back):
+                tracks.setdefault(sb.name, np.full((total, 2), np.nan))[i] = sb.position
+        alive = [p.pos[p.alive] for p in pools if p.alive.any()]
+        if alive and sum(map(len, alive)) >= 5:
+            lo, hi = np.quantile(np.concatenate(alive), [0.02, 0.98], axis=0)
+            effects[i] = (lo[0], lo[1], hi[0], hi[1])
+    by_name = {sb.name: sb for sb in scene.subjects}
+    roles = {s.name: s.role for s in shot.subjects}
+    rehearsal = Rehearsal(tracks=tracks, sizes={n: by_name[n].size_m for n in tracks}, roles=roles,
+                          events=list(scene.events), effects=effects, fps=float(fps))
+    grounded = shot.setting not in ("sky", "space", "water")
+    table = ((stage.table[0], stage.floor_y or 0.0, stage.table[1], stage.ground_y)
+             if stage.table else None)
+    follow = main_subject(scene.subjects, shot)
+    setup = Setup(scale=shot.camera.scale, move=shot.camera.move, aspect=aspect, staging=scene.world,
+                  floor_y=stage.floor_y if grounded else None, table=table,
+                  follow=follow.name if follow is not None and _tracked(follow, back) else None)
+    return rehearsal, setup
+
+
+def _label_anchors(subjects: list[SubjectBody], held: list[Held]) -> list[tuple[str, float, float]]:
+    """(text, x, top) in metres for each labelled subject; a held liquid is labelled at its glass."""
+    out = []
+    for sb in subjects:
+        if sb.drawn_by is None and sb.body is not None and sb.visible and sb.label:
+            x, y = sb.position
+            out.append((sb.label, x, y + sb.size_m[1] * max(sb.scale, 0.2) / 2))
+    for hd in held:
+        c = hd.container
+        if hd.intact and hd.volume > 0 and hd.liquid.label and c.body is not None:
+            x, y = c.position
+            out.append((hd.liquid.label, x, y + c.size_m[1] * max(c.scale, 0.2) / 2))
+    return out
+
+
 def render_shot(shot: Shot, annotation: PhysicsAnnotation | None, *, width: int, height: int,
                 fps: int, seed: int, shot_number: int, overlay: bool,
                 progress: Callable[[int, int], None] | None
@@ -393,33 +277,23 @@ def render_shot(shot: Shot, annotation: PhysicsAnnotation | None, *, width: int,
     total = round(shot.duration_s * fps)
     if total < 1:
         raise ValueError(f"shot {shot.id}: {shot.duration_s} s at {fps} fps is no frames")
+    rehearsal, setup = rehearse(shot, annotation, aspect=width / height, fps=fps, seed=seed,
+                                total=total)
+    views = plan_views(rehearsal, setup)
     scene, stage, background, phenomena = build_scene(shot, annotation, width / height, seed, fps)
     subjects = scene.subjects
-    main = main_subject(subjects, shot)
-    follow = (lambda: main.position) if main is not None else None
-    cam = CameraPath(shot.camera.move, scene.world, follow)
+    held = [Held.fill(liquid, box) for liquid, box in held_pairs(subjects, shot) if box.body is not None]
     n_sub, dt = substeps(scene)
-    frame_dt = n_sub * dt
 
     back_ids = {id(sb) for sb in background}
     haze = draw.backdrop_colour(stage)
     tags = annotation.phenomena if annotation is not None else []
     frames = np.empty((total, height, width, 3), np.uint8)
     tracks = {sb.name: np.full((total, 2), np.nan) for sb in subjects}
-    views = np.empty((total, 4))
     for i in range(total):
         if i:
-            for _ in range(n_sub):
-                for p in phenomena:
-                    p.step(dt)
-                if shot.setting == "water":
-                    _buoyancy(scene, dt)
-                scene.space.step(dt)
-                scene.t += dt
-            scene.t = i * frame_dt  # no drift from summing sub-steps
-        view = cam.view(i, total)
-        views[i] = view
-        canvas = Canvas(draw.backdrop(stage, width, height), view)
+            _advance(scene, phenomena, n_sub, dt, i)
+        canvas = Canvas(draw.backdrop(stage, width, height), tuple(views[i]))
         draw.stage(canvas, stage)
         for sb in background:
             if sb.drawn_by is None:
@@ -427,12 +301,15 @@ def render_shot(shot: Shot, annotation: PhysicsAnnotation | None, *, width: int,
         for sb in subjects:
             if sb.drawn_by is None and id(sb) not in back_ids:
                 draw.subject(canvas, sb)
+        for hd in held:  # a glass of water no phenomenon pours: the water stands in the glass
+            if hd.liquid.drawn_by is None and hd.intact:
+                draw_held(canvas, hd)
         for p in phenomena:
             p.draw(canvas)
         draw.water_front(canvas, stage)
         if overlay:
-            draw.labels(canvas, [s for s in subjects if s.drawn_by is None])
-            draw.overlay(canvas, shot_number, shot.local_prompt, i / fps, fps, tags,
+            overlay_text.labels(canvas, _label_anchors(subjects, held))
+            overlay_text.overlay(canvas, shot_number, shot.local_prompt, i / fps, fps, tags,
                          shot.camera.time_scale)
         frames[i] = np.asarray(canvas.image)
         for sb in subjects:  # phenomena may add props (a puddle, a vent) as the shot goes

@@ -124,6 +124,9 @@ class Phenomenon:
     """Base class of a simulated phenomenon; subclasses set `name` and override the three hooks."""
 
     name: ClassVar[str] = ""
+    # False for a phenomenon whose step moves no rigid body, hides or reshapes no subject and draws
+    # nothing from the scene's own rng: the renderer's framing rehearsal may then skip stepping it.
+    moves_bodies: ClassVar[bool] = True
 
     def __init__(self, scene: Scene):
         self.scene = scene
