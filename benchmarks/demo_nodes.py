@@ -66,12 +66,16 @@ def main() -> None:
           f"Python {platform.python_version()}")
     print(f"film: {film:.2f} s, {len(report['shots'])} shots, {args.width}x{args.height}, "
           f"{args.candidates} candidates/shot")
-    print("| node | wall s (cold) | tool+LLM s (trace) |")
-    print("|---|---|---|")
+    print("| graph node | wall s (cold) |")
+    print("|---|---|")
     for node, secs in nodes.items():
-        traced = report["nodes"].get(node, {}).get("seconds", 0.0)
-        print(f"| {node} | {secs:.2f} | {traced:.2f} |")
-    print(f"| **total** | **{cold:.2f}** | |")
+        print(f"| {node} | {secs:.2f} |")
+    print(f"| **total** | **{cold:.2f}** |")
+    print()
+    print("| agent (trace) | calls | tool+LLM s, summed over parallel branches |")
+    print("|---|---|---|")
+    for agent, n in report["nodes"].items():
+        print(f"| {agent} | {n['calls']} | {n['seconds']:.2f} |")
     print(f"cold run / film duration = {cold / film:.2f}× real time")
     print(f"warm run (all cached) = {warm:.2f} s = {warm / cold:.3f}× the cold run")
 

@@ -143,7 +143,7 @@ def _show_plan(plan: Any) -> None:
 class _progress:
     """Rich progress bars per node and per shot, fed by LangGraph custom stream events."""
 
-    STAGES = ("planner", "review_plan", "annotate", "generate", "shot_editor", "music", "renderer")
+    STAGES = ("planner", "review_plan", "physics", "generate", "shot_editor", "music", "renderer")
 
     def __enter__(self):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -59,7 +59,7 @@ def after_review(state: CrewState) -> list[Send] | str:
     """Approved: one physics branch per shot. Rejected with notes: re-plan. Rejected: stop."""
     if not state.get("approved"):
         return "planner" if state.get("plan_feedback") else END
-    return [Send("annotate", {"shot": s, "plan": state["plan"]}) for s in state["plan"]["shots"]]
+    return [Send("physics", {"shot": s, "plan": state["plan"]}) for s in state["plan"]["shots"]]
 
 
 def dispatch_generation(state: CrewState) -> list[Send]:
@@ -85,7 +85,7 @@ def build_film_graph() -> StateGraph:
     g = StateGraph(CrewState, context_schema=CrewContext)
     g.add_node("planner", plan_node)
     g.add_node("review_plan", review_plan_node)
-    g.add_node("annotate", annotate_node)
+    g.add_node("physics", annotate_node)
     g.add_node("physics_done", lambda state: {})
     g.add_node("generate", generate_node)
     g.add_node("shot_editor", edit_node)
@@ -93,8 +93,8 @@ def build_film_graph() -> StateGraph:
     g.add_node("renderer", render_node)
     g.add_edge(START, "planner")
     g.add_edge("planner", "review_plan")
-    g.add_conditional_edges("review_plan", after_review, ["annotate", "planner", END])
-    g.add_edge("annotate", "physics_done")
+    g.add_conditional_edges("review_plan", after_review, ["physics", "planner", END])
+    g.add_edge("physics", "physics_done")
     g.add_conditional_edges("physics_done", dispatch_generation, ["generate"])
     g.add_edge("generate", "shot_editor")
     g.add_edge("shot_editor", "music")

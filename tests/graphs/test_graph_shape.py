@@ -23,7 +23,7 @@ def test_langgraph_json_points_at_a_compiled_graph_without_checkpointer():
     module = importlib.import_module(path.removeprefix("./").removesuffix(".py").replace("/", "."))
     graph = getattr(module, var)
     assert graph.checkpointer is None  # the server brings its own persistence
-    assert {"planner", "review_plan", "annotate", "generate", "shot_editor", "music",
+    assert {"planner", "review_plan", "physics", "generate", "shot_editor", "music",
             "renderer"} <= set(graph.nodes)
     assert "messages" in CrewState.__annotations__
 
@@ -65,9 +65,9 @@ def _with_planner(plan):
     g = StateGraph(CrewState)
     g.add_node("planner", lambda state: {"plan": plan})
     g.add_node("review_plan", review_plan_node)
-    g.add_node("annotate", lambda payload: {"annotations": {"x": {}}})
+    g.add_node("physics", lambda payload: {"annotations": {"x": {}}})
     g.add_edge(START, "planner")
     g.add_edge("planner", "review_plan")
-    g.add_conditional_edges("review_plan", after_review, ["annotate", "planner", END])
-    g.add_edge("annotate", END)
+    g.add_conditional_edges("review_plan", after_review, ["physics", "planner", END])
+    g.add_edge("physics", END)
     return g
