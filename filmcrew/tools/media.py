@@ -8,7 +8,6 @@ the functions so that importing this module stays light.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -408,12 +407,3 @@ def true_peak_db(samples: np.ndarray, sample_rate: int) -> float:
     up = resample_poly(x, 4, 1, axis=0)
     peak = float(np.max(np.abs(up)))
     return 20 * math.log10(peak) if peak > 0 else -math.inf
-
-
-def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes, read in chunks (the artifact store's content hash)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from filmcrew.schemas import MixPlan
+from filmcrew.tools.media import true_peak_db
 
 BLOCK_S = 0.01  # envelope follower resolution
 LOOKAHEAD_S = 0.005  # limiter gain ramps this fast, and starts this early
@@ -52,15 +53,6 @@ def _place(x: np.ndarray, gain_db: float, pan: float) -> np.ndarray:
     if x.shape[1] == 1:
         return g * x * np.array([math.cos(theta), math.sin(theta)])
     return g * x * (math.sqrt(2) * np.array([math.cos(theta), math.sin(theta)]))
-
-
-def true_peak_db(x: np.ndarray) -> float:
-    """True-peak estimate in dBTP: the peak of the 4x oversampled signal (BS.1770 annex 2 style)."""
-    from scipy.signal import resample_poly
-
-    up = resample_poly(np.atleast_2d(x.T).T, OVERSAMPLE, 1, axis=0)
-    peak = max(float(np.abs(up).max()), float(np.abs(x).max()))
-    return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
 def _duck_gain(score: np.ndarray, sr: int, duck_db: float) -> np.ndarray:
@@ -168,8 +160,8 @@ def mix(
         lufs = meter.integrated_loudness(out)
         if abs(lufs - settings.target_lufs) < 0.1:
             break
-    peak = true_peak_db(out)
+    peak = true_peak_db(out, sample_rate)
     if peak > settings.true_peak_db:  # the limiter's estimate missed an inter-sample peak
         out = out * 10 ** ((settings.true_peak_db - 0.05 - peak) / 20)
-        lufs, peak = meter.integrated_loudness(out), true_peak_db(out)
+        lufs, peak = meter.integrated_loudness(out), true_peak_db(out, sample_rate)
     return MixResult(audio=out.astype(np.float32), lufs=float(lufs), true_peak_db=float(peak))

@@ -37,8 +37,8 @@ class ProceduralComposer:
         score_ref = store.get_or_create(
             node, "compose", COMPOSER_VERSION, params, ext="json", media_type="application/json",
             seed=seed,
-            make=lambda p: _write_json_score(
-                p, compose(brief, spots, sections, duration_s, seed=seed, feedback=list(feedback))),
+            make=lambda p: ArtifactStore.json_writer(compose(
+                brief, spots, sections, duration_s, seed=seed, feedback=list(feedback)).to_json())(p),
         )
 
         def make_stems(path: Path) -> dict:
@@ -56,13 +56,6 @@ class ProceduralComposer:
                                         media_type="audio/wav", make=make_stems,
                                         inputs=[score_ref])
         return score_ref, stems_ref
-
-
-def _write_json_score(path: Path, score: object) -> dict:
-    import json
-
-    path.write_text(json.dumps(score.to_json()), encoding="utf-8")  # type: ignore[attr-defined]
-    return {}
 
 
 def music_backend(name: str, *, debug_models: bool = False) -> MusicGenerator:

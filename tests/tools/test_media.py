@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
 
@@ -14,7 +12,6 @@ from filmcrew.tools.media import (
     probe,
     read_audio,
     read_video,
-    sha256_file,
     true_peak_db,
     write_audio,
     write_video,
@@ -145,14 +142,6 @@ def test_true_peak_finds_inter_sample_peaks():
     assert 20 * np.log10(np.abs(x).max()) == pytest.approx(-3.01, abs=0.01)
     assert true_peak_db(x, SR) == pytest.approx(0.0, abs=0.3)
     assert true_peak_db(np.zeros(100, np.float32), SR) == -np.inf
-
-
-def test_sha256_file(tmp_path):
-    path = tmp_path / "b.bin"
-    data = bytes(range(256)) * 5000
-    path.write_bytes(data)
-    assert sha256_file(path) == hashlib.sha256(data).hexdigest()
-    assert sha256_file(path, chunk=1000) == sha256_file(path)
 
 
 def test_encode_speed_is_reported(tmp_path):

@@ -8,7 +8,8 @@ import pytest
 from scipy.signal import butter, sosfilt
 
 from filmcrew.schemas import ArtifactRef, MixPlan, Stem
-from filmcrew.tools.mixer import mix, true_peak_db
+from filmcrew.tools.media import true_peak_db
+from filmcrew.tools.mixer import mix
 
 SR = 48_000
 
@@ -44,7 +45,7 @@ def test_loudness_true_peak_and_exact_length(target):
     measured = pyloudnorm.Meter(SR).integrated_loudness(res.audio.astype(np.float64))
     assert abs(measured - target) < 0.5
     assert abs(res.lufs - measured) < 0.05
-    assert true_peak_db(res.audio) <= -1.0 + 1e-3
+    assert true_peak_db(res.audio, SR) <= -1.0 + 1e-3
     assert res.true_peak_db <= -1.0 + 1e-3
 
 
