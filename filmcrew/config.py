@@ -8,11 +8,12 @@ traces or logs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-VIDEO_BACKENDS = ("previz",)
+VIDEO_BACKENDS = ("previz", "wisa")
 MUSIC_BACKENDS = ("procedural",)
 SCORERS = ("continuity",)
 
@@ -39,6 +40,19 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.2, description="sampling temperature of agent calls")
     llm_max_repairs: int = Field(default=2, ge=0, description="re-asks after an invalid answer")
     runs_dir: Path = Field(default=Path("runs"), description="where `run` puts run dirs by default")
+    wisa_base: Literal["cogvideox", "wan"] = Field(
+        default="wan", description="base model of the wisa video backend: Wan2.1-T2V-14B or CogVideoX-5B"
+    )
+    wisa_model: str | None = Field(
+        default=None, description="wisa base model: a local diffusers folder or a hub id found in "
+                                  "the HF cache (default Wan-AI/Wan2.1-T2V-14B-Diffusers / THUDM/CogVideoX-5b)"
+    )
+    wisa_dir: str | None = Field(
+        default=None, description="folder holding phys_weights.safetensors and "
+                                  "pytorch_lora_weights.safetensors, or a hub id (default qihoo360/WISA "
+                                  "from the HF cache)"
+    )
+    wisa_steps: int = Field(default=50, ge=1, le=500, description="denoising steps of the wisa backend")
 
 
 class RunOptions(BaseModel):

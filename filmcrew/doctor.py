@@ -59,6 +59,26 @@ def checks() -> list[Check]:
                      if torch_v else "not installed"))
     out.append(Check("gpu backends", cuda,
                      "a CUDA GPU is present" if cuda else
-                     "no CUDA GPU: previz and procedural music are used (GPU backends arrive with "
-                     "their issues; --debug-models runs their tiny versions)", optional=True))
+                     "no CUDA GPU: previz and procedural music are used (the wisa video backend "
+                     "needs one; --debug-models runs its tiny version)", optional=True))
+    out += _wisa_checks(settings)
+    return out
+
+
+def _wisa_checks(settings: Settings) -> list[Check]:
+    """Whether the wisa backend's weights are on disk, per base; looks only, never downloads."""
+    from filmcrew.tools.wisa_weights import BASES, WisaWeightsMissing, locate_wisa
+
+    out = []
+    for base in BASES:
+        chosen = base == settings.wisa_base
+        model = settings.wisa_model if chosen else None
+        try:
+            files = locate_wisa(base, model=model, wisa_dir=settings.wisa_dir)
+        except WisaWeightsMissing as e:
+            detail, ok = str(e).removeprefix("wisa: ").removesuffix("; or run with --debug-models"), False
+        else:
+            detail, ok = f"base {files.model_dir}, WISA {files.phys.parent}", True
+        tag = " (FILMCREW_WISA_BASE)" if chosen else ""
+        out.append(Check(f"video: wisa on {base}{tag}", ok, detail, optional=True))
     return out

@@ -74,7 +74,11 @@ def start(request: str, options: RunOptions, run_dir: Path, *, approve: Approver
           on_event: EventSink | None = None, settings: Settings | None = None,
           chat_model: Any | None = None) -> RunResult:
     """Make a film from `request` in `run_dir`. `approve=None` approves the plan unseen (--yes)."""
+    from filmcrew.tools.video import video_backend
+
     request = validate_request(request)
+    # fail now, not after planning, when the backend cannot run here (missing weights, no GPU)
+    video_backend(options.video_backend, debug_models=options.debug_models, settings=settings)
     run_dir = prepare_run_dir(run_dir)
     meta_path = run_dir / "run.json"
     previous = json.loads(meta_path.read_text()) if meta_path.exists() else {}

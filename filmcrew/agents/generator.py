@@ -17,7 +17,8 @@ def generate_node(payload: dict[str, Any], runtime: Any) -> dict[str, Any]:
     annotation = PhysicsAnnotation.model_validate(ann) if ann else None
     opts = payload["options"]
     backend_name = shot.backend or opts["video_backend"]
-    backend = video_backend(backend_name, overlay=opts["overlay"], debug_models=opts["debug_models"])
+    backend = video_backend(backend_name, overlay=opts["overlay"], debug_models=opts["debug_models"],
+                            settings=ctx.settings)
     index, seed = payload["index"], payload["seed"]
     clip = backend.generate(
         ctx.store, f"generate:{shot.id}#{index}", shot, annotation, seed=seed,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 from filmcrew.artifacts import ArtifactStore
 from filmcrew.schemas import ArtifactRef, PhysicsAnnotation, Shot
 from filmcrew.tools.protocols import Progress, VideoGenerator
 
 PREVIZ_VERSION = "1"
+WISA_VERSION = "1"
 
 
 class PrevizGenerator:
@@ -51,8 +54,108 @@ class PrevizGenerator:
                                    media_type="video/mp4", make=make, seed=seed)
 
 
-def video_backend(name: str, *, overlay: bool = True, debug_models: bool = False) -> VideoGenerator:
-    """The video generator called `name` (see `filmcrew doctor` for what is available)."""
+class WisaGenerator:
+    """WISA physics-aware text-to-video (tools/wisa.py) on CogVideoX-5B or Wan2.1.
+
+    The text is the annotation's caption + physics paragraph, the 29 categories and 18 quantities
+    condition the physical module. The clip is generated at the base model's native length and size,
+    then fitted to the shot: cover-resized to the film's frame and resampled to exactly
+    round(duration × fps) frames. With `debug_models` every component is tiny and random (noise
+    pictures, CPU, no weights); without it the weights must be on disk, which is checked when the
+    backend is made so a missing file fails before any rendering, naming what to fetch.
+    """
+
+    name = "wisa"
+    DEBUG_STEPS = 4  # noise pictures do not improve with more steps
+    GUIDANCE = 6.0
+
+    def __init__(self, *, debug_models: bool = False, settings: Any | None = None):
+        from filmcrew.config import Settings
+
+        s = settings or Settings()
+        self.debug = debug_models
+        self.base, self.model, self.wisa_dir = s.wisa_base, s.wisa_model, s.wisa_dir
+        self.steps = self.DEBUG_STEPS if debug_models else s.wisa_steps
+        if not debug_models:
+            import torch
+
+            from filmcrew.tools.wisa_weights import locate_wisa
+
+            locate_wisa(self.base, model=self.model, wisa_dir=self.wisa_dir)
+            if not torch.cuda.is_available():
+                raise ValueError("the wisa backend needs a CUDA GPU and none is available; "
+                                 "--debug-models runs its tiny version on the CPU")
+
+    def generate(self, store: ArtifactStore, node: str, shot: Shot,
+                 annotation: PhysicsAnnotation | None, *, seed: int, width: int, height: int,
+                 fps: int, shot_number: int, style: str,
+                 progress: Progress | None = None) -> ArtifactRef:
+        from filmcrew.tools.wisa_weights import DEFAULT_MODELS, WISA_REPO
+
+        model_id = "debug-tiny" if self.debug else (self.model or DEFAULT_MODELS[self.base])
+        wisa_id = "debug-tiny" if self.debug else (self.wisa_dir or WISA_REPO)
+        params = {
+            "shot": shot.model_dump(mode="json"),
+            "annotation": annotation.model_dump(mode="json") if annotation else None,
+            "width": width, "height": height, "fps": fps, "base": self.base,
+            "model": model_id, "wisa": wisa_id, "debug": self.debug, "steps": self.steps,
+            "guidance": self.GUIDANCE,
+        }
+
+        def make(path: Path) -> dict:
+            import torch
+
+            from filmcrew.tools.clip_fit import fit_clip
+            from filmcrew.tools.media import write_video
+            from filmcrew.tools.wisa import text_for
+
+            pipe = _wisa_pipeline(self.base, debug=self.debug, model=self.model,
+                                  wisa_dir=self.wisa_dir)
+            text = (text_for(annotation) if annotation else "") or shot.local_prompt
+            cats = torch.tensor([annotation.qualitative]) if annotation else None
+            quants = torch.tensor([annotation.quantitative]) if annotation else None
+            frames = pipe(text, cats, quants, num_inference_steps=self.steps,
+                          guidance_scale=self.GUIDANCE, generator=torch.Generator().manual_seed(seed),
+                          gate_mode="reference", callback=progress)
+            n_out = round(shot.duration_s * fps)
+            n = write_video(path, fit_clip(frames, n_out=n_out, width=width, height=height, fps=fps,
+                                           native_fps=pipe.native_fps), fps)
+            return {"duration_s": n / fps, "fps": fps, "width": width, "height": height,
+                    "frames": n, "generated_frames": len(frames), "base": self.base,
+                    "steps": self.steps}
+
+        return store.get_or_create(node, "wisa", WISA_VERSION, params, ext="mp4",
+                                   media_type="video/mp4", make=make, seed=seed,
+                                   model=f"{model_id} {wisa_id}")
+
+
+_WISA: dict[tuple, Any] = {}
+_WISA_LOCK = threading.Lock()
+
+
+def _wisa_pipeline(base: str, *, debug: bool, model: str | None, wisa_dir: str | None) -> Any:
+    """One loaded WISA pipeline per process and configuration, shared by the parallel branches."""
+    from filmcrew.tools.wisa import load_wisa, tiny_wisa_pipeline
+
+    key = (base, debug, model, wisa_dir)
+    with _WISA_LOCK:
+        if key not in _WISA:
+            if not debug:
+                for k in [k for k in _WISA if not k[1]]:
+                    del _WISA[k]  # one real model in memory at a time
+            _WISA[key] = (tiny_wisa_pipeline(base, seed=0) if debug
+                          else load_wisa(base, model=model, wisa_dir=wisa_dir))  # type: ignore[arg-type]
+        return _WISA[key]
+
+
+def video_backend(name: str, *, overlay: bool = True, debug_models: bool = False,
+                  settings: Any | None = None) -> VideoGenerator:
+    """The video generator called `name` (see `filmcrew doctor` for what is available).
+
+    Building it checks that it can run here (weights, GPU), so a run can fail before any work.
+    """
     if name == "previz":
         return PrevizGenerator(overlay=overlay)
+    if name == "wisa":
+        return WisaGenerator(debug_models=debug_models, settings=settings)
     raise ValueError(f"unknown video backend {name!r}")
