@@ -43,3 +43,13 @@ def test_every_run_option_is_a_cli_flag():
     for name in RunOptions.model_fields:
         flag = "--" + name.removesuffix("_s").replace("_", "-")
         assert flag in flags, f"RunOptions.{name} has no {flag} flag"
+
+
+def test_importing_filmcrew_loads_no_heavy_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, filmcrew, filmcrew.cli, filmcrew.graphs.film, filmcrew.tools.video; "
+            "print([m for m in ('torch', 'diffusers', 'transformers', 'cv2', 'av') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

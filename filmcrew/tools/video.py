@@ -114,9 +114,11 @@ class WisaGenerator:
             text = (text_for(annotation) if annotation else "") or shot.local_prompt
             cats = torch.tensor([annotation.qualitative]) if annotation else None
             quants = torch.tensor([annotation.quantitative]) if annotation else None
-            frames = pipe(text, cats, quants, num_inference_steps=self.steps,
-                          guidance_scale=self.GUIDANCE, generator=torch.Generator().manual_seed(seed),
-                          gate_mode="reference", callback=progress)
+            with _DEVICE_LOCK:  # one denoising loop on the accelerator at a time
+                frames = pipe(text, cats, quants, num_inference_steps=self.steps,
+                              guidance_scale=self.GUIDANCE,
+                              generator=torch.Generator().manual_seed(seed),
+                              gate_mode="reference", callback=progress)
             n_out = round(shot.duration_s * fps)
             n = write_video(path, fit_clip(frames, n_out=n_out, width=width, height=height, fps=fps,
                                            native_fps=pipe.native_fps), fps)
@@ -131,6 +133,9 @@ class WisaGenerator:
 
 _WISA: dict[tuple, Any] = {}
 _WISA_LOCK = threading.Lock()
+#: Parallel `Send` branches run in threads; the model runs one clip at a time so GPU memory holds one
+#: activation set, while CPU-only branches (previz, LLM calls) still overlap with it.
+_DEVICE_LOCK = threading.Lock()
 
 
 def _wisa_pipeline(base: str, *, debug: bool, model: str | None, wisa_dir: str | None) -> Any:
