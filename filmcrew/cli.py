@@ -224,7 +224,7 @@ def main() -> None:
             PermissionError) as e:
         if os.environ.get("FILMCREW_DEBUG"):
             raise
-        console.print(f"[red]error:[/] {_one_line(e)}")
+        console.print(f"[red]error:[/] {_one_line(e)}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("interrupted; continue with `filmcrew resume RUN_DIR`")

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-VIDEO_BACKENDS = ("previz", "wisa")
+VIDEO_BACKENDS = ("previz", "wisa", "syncos")
 MUSIC_BACKENDS = ("procedural",)
 SCORERS = ("continuity",)
 

@@ -24,6 +24,7 @@ def generate_node(payload: dict[str, Any], runtime: Any) -> dict[str, Any]:
         ctx.store, f"generate:{shot.id}#{index}", shot, annotation, seed=seed,
         width=opts["width"], height=opts["height"], fps=opts["fps"],
         shot_number=payload["shot_number"], style=payload.get("style", ""),
+        global_prompt=payload.get("global_prompt", ""),
         progress=progress_callback("generate", f"{shot.id}#{index}"),
     )
     cand = Candidate(shot_id=shot.id, index=index, seed=seed, backend=backend.name, clip=clip)

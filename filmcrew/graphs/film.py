@@ -76,6 +76,7 @@ def dispatch_generation(state: CrewState) -> list[Send]:
                 "seed": derive_seed(opts.seed, shot.id, index),
                 "shot_number": number,
                 "style": plan.style,
+                "global_prompt": plan.global_prompt,
                 "options": opts.model_dump(mode="json"),
             }))
     return sends

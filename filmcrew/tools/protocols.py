@@ -24,7 +24,7 @@ class VideoGenerator(Protocol):
 
     def generate(self, store: ArtifactStore, node: str, shot: Shot,
                  annotation: PhysicsAnnotation | None, *, seed: int, width: int, height: int,
-                 fps: int, shot_number: int, style: str,
+                 fps: int, shot_number: int, style: str, global_prompt: str = "",
                  progress: Progress | None = None) -> ArtifactRef: ...
 
 

@@ -12,6 +12,7 @@ from filmcrew.tools.protocols import Progress, VideoGenerator
 
 PREVIZ_VERSION = "1"
 WISA_VERSION = "1"
+SYNCOS_VERSION = "1"
 
 
 class PrevizGenerator:
@@ -24,7 +25,7 @@ class PrevizGenerator:
 
     def generate(self, store: ArtifactStore, node: str, shot: Shot,
                  annotation: PhysicsAnnotation | None, *, seed: int, width: int, height: int,
-                 fps: int, shot_number: int, style: str,
+                 fps: int, shot_number: int, style: str, global_prompt: str = "",
                  progress: Progress | None = None) -> ArtifactRef:
         params = {
             "shot": shot.model_dump(mode="json"),
@@ -60,9 +61,10 @@ class WisaGenerator:
     The text is the annotation's caption + physics paragraph, the 29 categories and 18 quantities
     condition the physical module. The clip is generated at the base model's native length and size,
     then fitted to the shot: cover-resized to the film's frame and resampled to exactly
-    round(duration × fps) frames. With `debug_models` every component is tiny and random (noise
-    pictures, CPU, no weights); without it the weights must be on disk, which is checked when the
-    backend is made so a missing file fails before any rendering, naming what to fetch.
+    round(duration × fps) frames. A shot longer than the native clip with several events goes to
+    SynCoS instead (SyncosGenerator: one coherent long video). With `debug_models` every component is
+    tiny and random (noise pictures, CPU, no weights); without it the weights must be on disk, which is
+    checked when the backend is made so a missing file fails before any rendering, naming what to fetch.
     """
 
     name = "wisa"
@@ -88,10 +90,16 @@ class WisaGenerator:
 
     def generate(self, store: ArtifactStore, node: str, shot: Shot,
                  annotation: PhysicsAnnotation | None, *, seed: int, width: int, height: int,
-                 fps: int, shot_number: int, style: str,
+                 fps: int, shot_number: int, style: str, global_prompt: str = "",
                  progress: Progress | None = None) -> ArtifactRef:
         from filmcrew.tools.wisa_weights import DEFAULT_MODELS, WISA_REPO
 
+        if len(shot.events) >= 2 and shot.duration_s > self.native_seconds():
+            # A long multi-event shot: one coherent long video by SynCoS instead of a stretched clip.
+            return SyncosGenerator(wisa=self).generate(
+                store, node, shot, annotation, seed=seed, width=width, height=height, fps=fps,
+                shot_number=shot_number, style=style, global_prompt=global_prompt,
+                progress=progress)
         model_id = "debug-tiny" if self.debug else (self.model or DEFAULT_MODELS[self.base])
         wisa_id = "debug-tiny" if self.debug else (self.wisa_dir or WISA_REPO)
         params = {
@@ -130,6 +138,121 @@ class WisaGenerator:
                                    media_type="video/mp4", make=make, seed=seed,
                                    model=f"{model_id} {wisa_id}")
 
+    def ids(self) -> tuple[str, str]:
+        """(base model, WISA weights) as recorded with each artifact."""
+        from filmcrew.tools.wisa_weights import DEFAULT_MODELS, WISA_REPO
+
+        if self.debug:
+            return "debug-tiny", "debug-tiny"
+        return self.model or DEFAULT_MODELS[self.base], self.wisa_dir or WISA_REPO
+
+    def pipeline(self) -> Any:
+        """The (process-wide, cached) WisaPipeline of this configuration."""
+        return _wisa_pipeline(self.base, debug=self.debug, model=self.model, wisa_dir=self.wisa_dir)
+
+    def native_seconds(self) -> float:
+        """Length of the base model's native clip, without loading a real model."""
+        if self.debug:  # the tiny pipeline is cheap and defines its own native clip
+            p = self.pipeline()
+            return p.native_frames / p.native_fps
+        from filmcrew.tools.wisa import NATIVE
+
+        return NATIVE[self.base]["frames"] / NATIVE[self.base]["fps"]
+
+
+class SyncosGenerator:
+    """SynCoS long shots (tools/syncos.py) on the WISA pipeline; shorter shots are plain WISA clips.
+
+    A shot longer than the base model's native clip is generated as one long video of coupled
+    native-length chunks: the global prompt (annotation caption + physics paragraph, or the shot's
+    prompt, plus the film's style) with one local prompt per event, each chunk taking the event at its
+    centre. The `wisa` backend sends its long multi-event shots here too. Progress counts model
+    evaluations (every chunk of every step).
+    """
+
+    name = "syncos"
+    ITERS = 20  # CSD iterations per coupled step: the low end of the paper's 20–50 (METHODS.md §2.4)
+    DEBUG_ITERS = 2  # on tiny models: exercise stage 2, stay fast
+
+    def __init__(self, *, debug_models: bool = False, settings: Any | None = None,
+                 wisa: WisaGenerator | None = None):
+        self.wisa = wisa or WisaGenerator(debug_models=debug_models, settings=settings)
+
+    def latent_frames(self, pipe: Any, duration_s: float) -> int:
+        """Latent frames covering the shot at the native frame rate (at least one chunk).
+
+        CogVideoX's VAE decodes an odd number T of latent frames to (T−1)·4+1 frames, so T is odd there.
+        """
+        import math
+
+        need = max(pipe.native_frames, math.ceil(duration_s * pipe.native_fps))
+        t = math.ceil((need - 1) / pipe.scale_temporal) + 1
+        return t + 1 if pipe.base == "cogvideox" and t % 2 == 0 else t
+
+    def generate(self, store: ArtifactStore, node: str, shot: Shot,
+                 annotation: PhysicsAnnotation | None, *, seed: int, width: int, height: int,
+                 fps: int, shot_number: int, style: str, global_prompt: str = "",
+                 progress: Progress | None = None) -> ArtifactRef:
+        wisa = self.wisa
+        if shot.duration_s <= wisa.native_seconds():  # one native clip already covers the shot
+            return wisa.generate(store, node, shot, annotation, seed=seed, width=width,
+                                 height=height, fps=fps, shot_number=shot_number, style=style,
+                                 global_prompt=global_prompt, progress=progress)
+        from filmcrew.tools.wisa import text_for
+
+        model_id, wisa_id = wisa.ids()
+        # SynCoS's global prompt holds what does not change: the film's look (the planner's global
+        # prompt, else its style) and the shot's physics text; each event is a local prompt.
+        global_prompt = " ".join(p for p in (
+            global_prompt.strip() or style.strip(),
+            (text_for(annotation) if annotation else "") or shot.local_prompt) if p)
+        iters = self.DEBUG_ITERS if wisa.debug else self.ITERS
+        params = {
+            "shot": shot.model_dump(mode="json"),
+            "annotation": annotation.model_dump(mode="json") if annotation else None,
+            "global_prompt": global_prompt, "local_prompts": list(shot.events),
+            "width": width, "height": height, "fps": fps, "base": wisa.base, "model": model_id,
+            "wisa": wisa_id, "debug": wisa.debug, "steps": wisa.steps, "guidance": wisa.GUIDANCE,
+            "iters": iters,
+        }
+
+        def make(path: Path) -> dict:
+            import torch
+
+            from filmcrew.tools.clip_fit import fit_clip
+            from filmcrew.tools.media import write_video
+            from filmcrew.tools.syncos import SyncosSampler
+
+            pipe = wisa.pipeline()
+            sampler = SyncosSampler(pipe, guidance_scale=wisa.GUIDANCE, iters=iters)
+            t = self.latent_frames(pipe, shot.duration_s)
+            total = sampler.planned_calls(t, wisa.steps)
+            done = [0]
+
+            def on_chunk(step: int, steps: int, chunk: int) -> None:
+                done[0] += 1
+                if progress is not None:
+                    progress(done[0], total)
+
+            cats = torch.tensor([annotation.qualitative]) if annotation else None
+            quants = torch.tensor([annotation.quantitative]) if annotation else None
+            with _DEVICE_LOCK:  # one denoising loop on the accelerator at a time
+                frames = sampler(global_prompt, list(shot.events), t, categories=cats,
+                                 quantities=quants, generator=torch.Generator().manual_seed(seed),
+                                 num_inference_steps=wisa.steps, callback=on_chunk)
+            n_out = round(shot.duration_s * fps)
+            n = write_video(path, fit_clip(frames, n_out=n_out, width=width, height=height, fps=fps,
+                                           native_fps=pipe.native_fps), fps)
+            return {"duration_s": n / fps, "fps": fps, "width": width, "height": height,
+                    "frames": n, "generated_frames": len(frames), "base": wisa.base,
+                    "steps": wisa.steps, "sampler": "syncos", "latent_frames": t,
+                    "chunk_len": sampler.chunk_len, "stride": sampler.stride,
+                    "model_calls": sampler.model_calls}
+
+        return store.get_or_create(node, "syncos", SYNCOS_VERSION, params, ext="mp4",
+                                   media_type="video/mp4", make=make, seed=seed,
+                                   model=f"{model_id} {wisa_id}")
+
 
 _WISA: dict[tuple, Any] = {}
 _WISA_LOCK = threading.Lock()
@@ -163,4 +286,6 @@ def video_backend(name: str, *, overlay: bool = True, debug_models: bool = False
         return PrevizGenerator(overlay=overlay)
     if name == "wisa":
         return WisaGenerator(debug_models=debug_models, settings=settings)
+    if name == "syncos":
+        return SyncosGenerator(debug_models=debug_models, settings=settings)
     raise ValueError(f"unknown video backend {name!r}")

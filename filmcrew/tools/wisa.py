@@ -178,6 +178,18 @@ class WisaPipeline:
         video = ((video.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         return video.permute(1, 2, 3, 0).cpu().numpy()
 
+    def latent_shape(self, batch: int, num_frames: int, height: int, width: int) -> tuple[int, ...]:
+        """Public form of the latent layout (B,F,C,H,W CogVideoX; B,C,F,H,W Wan), for samplers."""
+        return self._latent_shape(batch, num_frames, height, width)
+
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        """Public form of the VAE decode (one video's latents → uint8 frames), for samplers."""
+        return self._decode(latents)
+
+    def fresh_scheduler(self) -> Any:
+        """Public form of a per-run scheduler copy, for samplers."""
+        return self._fresh_scheduler()
+
     def _fresh_scheduler(self) -> Any:
         # Schedulers keep per-run state (step index, solver history): one per call.
         return type(self.scheduler).from_config(self.scheduler.config)
