@@ -1,4 +1,4 @@
-"""Command line: `filmcrew run | resume | doctor`.
+"""Command line: `filmcrew run | resume | doctor | train-lca`.
 
 Bad input gets a one-line error and a non-zero exit, never a traceback (FILMCREW_DEBUG=1 shows it).
 """
@@ -95,6 +95,39 @@ def doctor() -> None:
         console.print(f"{mark} [bold]{c.name}[/]: {c.detail}")
         ok &= c.ok or c.optional
     raise typer.Exit(0 if ok else 1)
+
+
+@app.command("train-lca")
+def train_lca(
+    folder: Annotated[Path, typer.Argument(help="a folder of edited videos (searched recursively)")],
+    out: Annotated[Path, typer.Option("--out", help="checkpoint to write (.safetensors)")],
+    minutes: Annotated[float, typer.Option(help="training time budget, minutes")] = 10.0,
+    steps: Annotated[int, typer.Option(help="most optimiser steps (the time budget may stop sooner)")] = 100_000,
+    seed: Annotated[int, typer.Option(help="training seed")] = 0,
+    debug_models: Annotated[bool, typer.Option(help="train the tiny LCA (tests, smoke runs)")] = False,
+) -> None:
+    """Train the shot editor's LCA scorer on FOLDER: videos are cut into shots, each video one edit."""
+    if minutes <= 0 or steps < 1:
+        raise UserError(f"--minutes {minutes:g} / --steps {steps}; both must be positive")
+    if out.suffix != ".safetensors":
+        raise UserError(f"--out {out}: the checkpoint must end in .safetensors")
+    from filmcrew.models.lca import TINY_LCA_CONFIG, LCAConfig, save_lca
+    from filmcrew.tools.lca import CONTINUITY_DIM
+    from filmcrew.tools.lca_train import TrainConfig, video_scenes
+    from filmcrew.tools.lca_train import train_lca as fit
+
+    scenes = video_scenes(folder)
+    config = TINY_LCA_CONFIG if debug_models else LCAConfig()
+    config = LCAConfig(**{**config.__dict__, "feature_dim": CONTINUITY_DIM, "dropout": 0.1})
+    n_shots = sum(len(s) for s in scenes)
+    console.print(f"{len(scenes)} videos, {n_shots} shots; training for at most {minutes:g} min")
+    model, history = fit(scenes, config, TrainConfig(steps=steps, max_seconds=minutes * 60, seed=seed))
+    path = save_lca(model, out, meta={"features": "continuity", "videos": str(len(scenes)),
+                                      "shots": str(n_shots), "seed": str(seed)})
+    done = len(history["contrastive"]) + len(history["regression"])
+    console.print(f"[bold green]checkpoint:[/] {path} ({done} steps); use it with "
+                  f"FILMCREW_LCA_CHECKPOINT={path} filmcrew run --scorer lca")
+    print(path)
 
 
 # -- helpers ------------------------------------------------------------------------------------

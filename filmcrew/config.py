@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VIDEO_BACKENDS = ("previz", "wisa", "syncos")
 MUSIC_BACKENDS = ("procedural",)
-SCORERS = ("continuity",)
+SCORERS = ("continuity", "lca")
 
 MAX_REQUEST_CHARS = 4000
 MAX_DURATION_S = 600.0
@@ -53,6 +53,10 @@ class Settings(BaseSettings):
                                   "from the HF cache)"
     )
     wisa_steps: int = Field(default=50, ge=1, le=500, description="denoising steps of the wisa backend")
+    lca_checkpoint: Path | None = Field(
+        default=None, description="LCA scorer checkpoint (safetensors from `filmcrew train-lca`) used by "
+                                  "--scorer lca; without it --scorer lca needs --debug-models"
+    )
 
 
 class RunOptions(BaseModel):

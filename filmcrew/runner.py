@@ -77,8 +77,11 @@ def start(request: str, options: RunOptions, run_dir: Path, *, approve: Approver
     from filmcrew.tools.video import video_backend
 
     request = validate_request(request)
-    # fail now, not after planning, when the backend cannot run here (missing weights, no GPU)
+    from filmcrew.agents.shot_editor import make_scorer
+
+    # fail now, not after planning, when a backend cannot run here (missing weights, no GPU)
     video_backend(options.video_backend, debug_models=options.debug_models, settings=settings)
+    make_scorer(options.scorer, options.debug_models, options.seed, settings)
     run_dir = prepare_run_dir(run_dir)
     meta_path = run_dir / "run.json"
     previous = json.loads(meta_path.read_text()) if meta_path.exists() else {}

@@ -33,9 +33,37 @@ def clip_features(store: ArtifactStore, node: str, clip: ArtifactRef) -> Any:
     return ClipFeatures.from_dict(store.read_json(ref))
 
 
+def make_scorer(scorer: str, debug_models: bool, seed: int = 0, settings: Any = None) -> Any:
+    """The sequence scorer named by --scorer: continuity, or the LCA from FILMCREW_LCA_CHECKPOINT.
+
+    With --debug-models and no checkpoint, --scorer lca runs a tiny random LCA (the learned code
+    path, arbitrary preferences).
+    """
+    if scorer == "continuity":
+        from filmcrew.tools.skald import ContinuityScorer
+
+        return ContinuityScorer()
+    if scorer != "lca":
+        raise ValueError(f"unknown scorer {scorer!r}")
+    from filmcrew.config import Settings
+    from filmcrew.tools.lca import LCAScorer
+
+    path = (settings or Settings()).lca_checkpoint
+    if path is not None:
+        lca = LCAScorer.from_checkpoint(path)
+        if lca.features != "continuity":
+            raise ValueError(f"{path}: trained on {lca.features!r} features; the shot editor "
+                             "computes continuity features")
+        return lca
+    if debug_models:
+        return LCAScorer.debug(seed=seed)
+    raise ValueError("--scorer lca needs FILMCREW_LCA_CHECKPOINT (see `filmcrew train-lca`) "
+                     "or --debug-models")
+
+
 def edit_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """Choose the cut: one candidate per shot, in plan order, with trims and transitions."""
-    from filmcrew.tools.skald import ContinuityScorer, beam_search
+    from filmcrew.tools.skald import beam_search
 
     ctx = crew_context(runtime)
     opts = options_of(state)
@@ -49,7 +77,7 @@ def edit_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         per_shot.append(mine)
     feats = [[clip_features(ctx.store, "shot_editor", c.clip) for c in shot_cands]
              for shot_cands in per_shot]
-    scorer = ContinuityScorer()
+    scorer = make_scorer(opts.scorer, opts.debug_models, opts.seed, ctx.settings)
     result = beam_search(feats, scorer.score_batch, opts.beam)
     order = []
     for shot_cands, i in zip(per_shot, result.indices, strict=True):
@@ -57,5 +85,5 @@ def edit_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         order.append(EditEntry(shot_id=c.shot_id, candidate=c.index, in_s=0.0,
                                out_s=round(c.clip.duration_s or 0.0, 6)))
     edit = EditDecision(order=order, transitions=[Transition(kind="cut")] * (len(order) - 1),
-                        score=float(result.score), scorer="continuity", scorer_calls=result.calls)
+                        score=float(result.score), scorer=opts.scorer, scorer_calls=result.calls)
     return {"edit": edit.model_dump(mode="json")}
