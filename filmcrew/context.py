@@ -32,34 +32,33 @@ class CrewContext:
     """
 
     run_dir: Path = field(default_factory=_default_run_dir)
-    store: ArtifactStore = None  # type: ignore[assignment]  # opened in __post_init__
-    llm: CrewLLM = None  # type: ignore[assignment]
     settings: Settings = field(default_factory=Settings)
+    run_id: str = ""  # thread id stamped on every trace record
+    llm_spec: str | None = None  # "provider:model"; None = the settings' FILMCREW_LLM
+    chat_model: Any | None = None  # a ready LangChain chat model (tests, custom clients)
+    store: ArtifactStore = None  # type: ignore[assignment]  # set by opened()
+    llm: CrewLLM = None  # type: ignore[assignment]  # set by opened()
 
     def __post_init__(self) -> None:
         self.run_dir = Path(self.run_dir)
 
     def opened(self) -> CrewContext:
-        """Open the store and the LLM if this context was built without them."""
+        """Open the run directory's store and trace, and the LLM, if not open yet."""
         if self.store is None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.store = ArtifactStore(self.run_dir, Tracer(self.run_dir / "trace.jsonl"))
+            self.store = ArtifactStore(self.run_dir,
+                                       Tracer(self.run_dir / "trace.jsonl", run_id=self.run_id))
         if self.llm is None:
-            self.llm = CrewLLM(self.settings.llm, settings=self.settings, store=self.store)
+            self.llm = CrewLLM(self.llm_spec or self.settings.llm, settings=self.settings,
+                               store=self.store, model=self.chat_model)
         return self
 
     @classmethod
     def create(cls, run_dir: Path, *, run_id: str = "", llm_spec: str | None = None,
                settings: Settings | None = None, chat_model: Any | None = None) -> CrewContext:
         """Open (or create) a run directory: its store, its trace and the configured LLM."""
-        settings = settings or Settings()
-        run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        tracer = Tracer(run_dir / "trace.jsonl", run_id=run_id)
-        store = ArtifactStore(run_dir, tracer)
-        llm = CrewLLM(llm_spec or settings.llm, settings=settings, store=store, tracer=tracer,
-                      model=chat_model)
-        return cls(run_dir=run_dir, store=store, llm=llm, settings=settings)
+        return cls(run_dir=Path(run_dir), settings=settings or Settings(), run_id=run_id,
+                   llm_spec=llm_spec, chat_model=chat_model).opened()
 
 
 _DEFAULT: list[CrewContext] = []

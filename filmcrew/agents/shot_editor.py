@@ -7,6 +7,7 @@ scorer evaluations instead of the k^n of exhaustive search (METHODS.md §3.4).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def make_scorer(scorer: str, debug_models: bool, seed: int = 0, settings: Any = 
 
     path = (settings or Settings()).lca_checkpoint
     if path is not None:
-        lca = LCAScorer.from_checkpoint(path)
+        lca = _lca_checkpoint(str(path))
         if lca.features != "continuity":
             raise ValueError(f"{path}: trained on {lca.features!r} features; the shot editor "
                              "computes continuity features")
@@ -59,6 +60,14 @@ def make_scorer(scorer: str, debug_models: bool, seed: int = 0, settings: Any = 
         return LCAScorer.debug(seed=seed)
     raise ValueError("--scorer lca needs FILMCREW_LCA_CHECKPOINT (see `filmcrew train-lca`) "
                      "or --debug-models")
+
+
+@lru_cache(maxsize=2)
+def _lca_checkpoint(path: str) -> Any:
+    """Load a trained LCA once per process (the run's preflight and the shot editor share it)."""
+    from filmcrew.tools.lca import LCAScorer
+
+    return LCAScorer.from_checkpoint(path)
 
 
 def edit_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
