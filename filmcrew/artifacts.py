@@ -127,15 +127,27 @@ class ArtifactStore:
         inputs = list(inputs)
         key = params_hash(tool, version, params, model=model, seed=seed,
                           inputs=[r.sha256 for r in inputs])
+        index = self.tracer.next_index("tool", node)
         with self.tracer.timed() as t:
-            ref = self.lookup(key)
+            ref, extra = self._serve(node, index, tool, key)
             cached = ref is not None
             if ref is None:
                 producer = f"{tool}@{version}" + (f" {model}" if model else "")
                 ref = self.put(key, ext=ext, media_type=media_type, producer=producer, make=make,
                                seed=seed)
-        self.tracer.record("tool", node, tool, key, cached, t["seconds"], output=ref.uri)
+                self._made(node, index, ref)
+        self.tracer.record("tool", node, tool, key, cached, t["seconds"], output=ref.uri,
+                           sha256=ref.sha256, call_index=index, **extra)
         return ref
+
+    # Hooks for a replay store (filmcrew/replay.py), which serves calls from a recorded run.
+
+    def _serve(self, node: str, index: int, tool: str, key: str) -> tuple[ArtifactRef | None, Meta]:
+        """The finished artifact for call `index` of `node`, if any, and extra trace fields."""
+        return self.lookup(key), {}
+
+    def _made(self, node: str, index: int, ref: ArtifactRef) -> None:
+        """Called after a call was computed."""
 
     # -- small JSON artifacts ---------------------------------------------------------------------
 

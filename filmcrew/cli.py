@@ -1,4 +1,4 @@
-"""Command line: `filmcrew run | resume | doctor | train-lca`.
+"""Command line: `filmcrew run | resume | replay | eval | doctor | train-lca`.
 
 Bad input gets a one-line error and a non-zero exit, never a traceback (FILMCREW_DEBUG=1 shows it).
 """
@@ -46,6 +46,9 @@ def run(
     target_lufs: Annotated[float, typer.Option(help="loudness of the mix, LUFS")] = -14.0,
     sample_rate: Annotated[int, typer.Option(help="audio sample rate of the mix, Hz")] = 48000,
     overlay: Annotated[bool, typer.Option(help="captions and tags on the previz")] = True,
+    store_latents: Annotated[bool, typer.Option(help="keep candidates as REGEN latents")] = False,
+    interpolate_fps: Annotated[int | None, typer.Option(
+        help="raise the frame rate to F by REGEN interpolation")] = None,
 ) -> None:
     """Make a film from REQUEST (the plan is shown for approval unless --yes)."""
     from filmcrew import runner
@@ -58,7 +61,7 @@ def run(
             video_backend=video_backend, music_backend=music_backend, scorer=scorer, llm=llm,
             debug_models=debug_models, fps=fps, width=width, height=height,
             max_critic_rounds=max_critic_rounds, target_lufs=target_lufs, sample_rate=sample_rate,
-            overlay=overlay,
+            overlay=overlay, store_latents=store_latents, interpolate_fps=interpolate_fps,
         )
     except ValueError as e:
         raise UserError(_one_line(e)) from None
@@ -82,6 +85,39 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="the run directory to co
     with _progress() as on_event:
         result = runner.resume(run_dir, approve=approve, on_event=on_event)
     _print_result(result)
+
+
+@app.command("replay")
+def replay_cmd(
+    source: Annotated[Path, typer.Argument(help="a recorded run directory or its trace.jsonl")],
+    run_dir: Annotated[Path | None, typer.Option("--run-dir", help="where the replay goes "
+                                                 "(default: SOURCE-replay)")] = None,
+    live: Annotated[str, typer.Option(help="comma-separated nodes that call the real provider/tool, "
+                                      "e.g. critic,composer")] = "",
+    run: Annotated[str | None, typer.Option("--run", help="which run of the directory "
+                                            "(default: the last)")] = None,
+) -> None:
+    """Re-run a recorded run from its trace: unchanged calls are served, the first divergence is
+    reported, --live nodes (and everything a change reaches) recompute."""
+    from filmcrew import runner
+    from filmcrew.replay import ReplayDivergence
+
+    nodes = [n.strip() for n in live.split(",") if n.strip()]
+    try:
+        with _progress() as on_event:
+            result = runner.replay(source, run_dir, live=nodes, run_id=run, on_event=on_event)
+    except ReplayDivergence as e:
+        console.print(f"[red]diverged:[/] {e}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    rep = result.report
+    first = rep["first_divergence"]
+    console.print(f"replayed {rep['replayed_run']} of {rep['source']}: {rep['served']} calls served, "
+                  f"{rep['computed']} recomputed"
+                  + (f"; first divergence at {first['node']} call {first['call_index']}: "
+                     f"{first['reason']}" if first else "; no divergence"), soft_wrap=True)
+    same = "identical to" if rep["same_final"] else "differs from"
+    console.print(f"[bold green]film:[/] {result.final} ({same} the recording)", soft_wrap=True)
+    print(result.final)
 
 
 @app.command()

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-VIDEO_BACKENDS = ("previz", "wisa", "syncos")
-MUSIC_BACKENDS = ("procedural",)
+VIDEO_BACKENDS = ("previz", "wisa", "syncos", "rflav")
+MUSIC_BACKENDS = ("procedural", "musicgen", "audiocraft")
 SCORERS = ("continuity", "lca")
 
 MAX_REQUEST_CHARS = 4000
@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(default=0.2, description="sampling temperature of agent calls")
     llm_max_repairs: int = Field(default=2, ge=0, description="re-asks after an invalid answer")
     runs_dir: Path = Field(default=Path("runs"), description="where `run` puts run dirs by default")
+    prompts_dir: Path | None = Field(
+        default=None, description="folder of <name>.jinja prompt templates that override the packaged ones"
+    )
     wisa_base: Literal["cogvideox", "wan"] = Field(
         default="wan", description="base model of the wisa video backend: Wan2.1-T2V-14B or CogVideoX-5B"
     )
@@ -56,6 +59,32 @@ class Settings(BaseSettings):
     lca_checkpoint: Path | None = Field(
         default=None, description="LCA scorer checkpoint (safetensors from `filmcrew train-lca`) used by "
                                   "--scorer lca; without it --scorer lca needs --debug-models"
+    )
+    musicgen_model: str | None = Field(
+        default=None, description="MusicGen-Melody for --music-backend musicgen: a local transformers "
+                                  "folder or a hub id in the HF cache (default facebook/musicgen-melody)"
+    )
+    musicgen_rhythm: Path | None = Field(
+        default=None, description="fine-tuned rhythm conditioning (safetensors from the musicgen "
+                                  "fine-tuning entry point) loaded on top of the MusicGen model"
+    )
+    rflav_model: str | None = Field(
+        default=None, description="RFLAV checkpoint folder or hub id in the HF cache (default "
+                                  "MaverickAlex/R-FLAV-B-1-LS); weights are non-commercial"
+    )
+    rflav_vae: str | None = Field(
+        default=None, description="SD-VAE for RFLAV frames (AutoencoderKL folder or cached hub id)"
+    )
+    rflav_vocoder: str | None = Field(
+        default=None, description="vocoder weights for RFLAV's mel spectrograms (folder or file)"
+    )
+    regen_checkpoint: Path | None = Field(
+        default=None, description="REGEN checkpoint (safetensors from `filmcrew train-regen`) used by "
+                                  "--store-latents and --interpolate-fps"
+    )
+    clip_model: str | None = Field(
+        default=None, description="CLIP model for `filmcrew eval` text-video fidelity (local folder or "
+                                  "cached hub id, e.g. openai/clip-vit-base-patch32); none = skipped"
     )
 
 
@@ -85,6 +114,13 @@ class RunOptions(BaseModel):
     sample_rate: int = Field(default=48000, ge=8000, le=192000,
                              description="audio sample rate of the mix")
     overlay: bool = Field(default=True, description="draw shot number, caption and tags on previz")
+    store_latents: bool = Field(
+        default=False, description="keep candidate clips as REGEN latents (needs a REGEN checkpoint)"
+    )
+    interpolate_fps: int | None = Field(
+        default=None, ge=1, le=240,
+        description="raise the film's frame rate to this by REGEN interpolation (None = off)",
+    )
 
     @field_validator("duration_s")
     @classmethod

@@ -111,14 +111,16 @@ def resume(run_dir: Path, *, approve: Approver | None = None, on_event: EventSin
 
 def _drive(run_dir: Path, meta: dict[str, Any], inputs: dict[str, Any] | None,
            approve: Approver | None, on_event: EventSink | None, settings: Settings | None,
-           chat_model: Any | None) -> RunResult:
+           chat_model: Any | None, ctx: CrewContext | None = None) -> RunResult:
     from langgraph.types import Command
 
     from filmcrew.graphs.film import build_film_graph
 
     options = RunOptions.model_validate(meta["options"])
-    ctx = CrewContext.create(run_dir, run_id=meta["thread_id"], llm_spec=options.llm,
-                             settings=settings, chat_model=chat_model)
+    if ctx is None:
+        ctx = CrewContext.create(run_dir, run_id=meta["thread_id"], llm_spec=options.llm,
+                                 settings=settings, chat_model=chat_model)
+    approve = _recording(approve, meta, ctx)
     config = {"configurable": {"thread_id": meta["thread_id"]}, "recursion_limit": RECURSION_LIMIT}
     sink = on_event or (lambda mode, data: None)
     sink("provider", ctx.llm.describe())
@@ -133,7 +135,7 @@ def _drive(run_dir: Path, meta: dict[str, Any], inputs: dict[str, Any] | None,
             if not snapshot.values:  # killed before the first checkpoint: start over
                 payload = _inputs(meta)
             elif pending:
-                payload = Command(resume=_answer(pending[0].value, approve, meta))
+                payload = Command(resume=approve(pending[0].value))
         else:
             payload = inputs
         while True:
@@ -146,9 +148,23 @@ def _drive(run_dir: Path, meta: dict[str, Any], inputs: dict[str, Any] | None,
                 sink(mode, data)
             if interrupted is None:
                 break
-            payload = Command(resume=_answer(interrupted.value, approve, meta))
+            payload = Command(resume=approve(interrupted.value))
         values = app.get_state(config).values
     return _finish(run_dir, meta, values)
+
+
+def _recording(approve: Approver | None, meta: dict[str, Any], ctx: CrewContext) -> Approver:
+    """The approver, with every decision written to the trace (replay answers from it)."""
+    from filmcrew.replay import decision_hash
+
+    def answer(request: dict[str, Any]) -> Any:
+        value = _answer(request, approve, meta)
+        ctx.store.tracer.record("human", "review_plan", "decision", decision_hash(request), False,
+                                0.0, call_index=ctx.store.tracer.next_index("human", "review_plan"),
+                                answer=value)
+        return value
+
+    return answer
 
 
 def _answer(request: dict[str, Any], approve: Approver | None, meta: dict[str, Any]) -> Any:
@@ -172,3 +188,93 @@ def _write_json(path: Path, obj: Any) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(obj, indent=2), encoding="utf-8")
     os.replace(tmp, path)
+
+
+#: The graph nodes whose calls `replay --live` can send to the real provider or tool.
+LIVE_NODES = ("planner", "physics", "generate", "shot_editor", "composer", "critic", "mixer",
+              "renderer")
+
+
+@dataclass
+class ReplayResult:
+    run_dir: Path
+    status: str  # "done" | "rejected"
+    final: Path | None
+    report: dict[str, Any]  # what replay.json holds
+
+
+def replay(source: Path, run_dir: Path | None = None, *, live: tuple[str, ...] | list[str] = (),
+           run_id: str | None = None, on_event: EventSink | None = None,
+           settings: Settings | None = None, chat_model: Any | None = None) -> ReplayResult:
+    """Re-run the recorded run at `source` in a new run directory, serving every call from the
+    recording; calls of `live` nodes go to the real provider/tool. Writes `replay.json`; a strict
+    replay that diverges raises `ReplayDivergence` after writing it."""
+    from filmcrew.replay import (
+        RecordedLLM,
+        RecordedStore,
+        Recording,
+        ReplayDivergence,
+        ReplayError,
+        ReplaySession,
+        recorded_approver,
+        summary,
+    )
+    from filmcrew.tracing import Tracer
+
+    unknown = sorted(set(live) - set(LIVE_NODES))
+    if unknown:
+        raise RunError(f"--live {','.join(unknown)}: no such node; choose from {', '.join(LIVE_NODES)}")
+    try:
+        recording = Recording.open(source, run_id)
+        options = RunOptions.model_validate(recording.meta["options"])
+    except (ReplayError, ValueError) as e:
+        raise RunError(str(e).splitlines()[0]) from None
+    run_dir = prepare_run_dir(run_dir or _fresh_sibling(recording.run_dir, "replay"))
+    if (run_dir / "run.json").exists():
+        raise RunError(f"{run_dir} already holds a run; give --run-dir a new directory")
+    meta = {"thread_id": "run-1", "runs": 1, "request": recording.meta["request"],
+            "options": options.model_dump(mode="json"),
+            "auto_approve": bool(recording.meta.get("auto_approve")), "status": "running",
+            "replay_of": str(recording.run_dir), "replayed_run": recording.run_id,
+            "live": sorted(set(live))}
+    _write_json(run_dir / "run.json", meta)
+    settings = settings or Settings()
+    session = ReplaySession(recording, set(live))
+    tracer = Tracer(run_dir / "trace.jsonl", run_id="run-1")
+    store = RecordedStore(run_dir, tracer, session)
+    spec = options.llm or settings.llm
+    llm = RecordedLLM(spec, settings=settings, store=store, model=chat_model, session=session)
+    ctx = CrewContext(run_dir=run_dir, settings=settings, run_id="run-1", llm_spec=spec,
+                      chat_model=chat_model, store=store, llm=llm)
+    approve = recorded_approver(session, tracer, meta["auto_approve"])
+    error: ReplayDivergence | None = None
+    result = None
+    try:
+        result = _drive(run_dir, meta, _inputs(meta), approve, on_event, settings, chat_model, ctx=ctx)
+    except ReplayDivergence as e:
+        error = e
+    report = {"source": str(recording.run_dir), "replayed_run": recording.run_id,
+              "status": "diverged" if error else result.status,  # type: ignore[union-attr]
+              **summary(session, tracer)}
+    final = run_dir / "final.mp4"
+    from filmcrew.artifacts import sha256_file
+
+    report["final_sha256"] = sha256_file(final) if error is None and final.is_file() else None
+    report["recorded_final_sha256"] = recording.final_sha256()
+    report["same_final"] = report["final_sha256"] is not None and \
+        report["final_sha256"] == report["recorded_final_sha256"]
+    _write_json(run_dir / "replay.json", report)
+    if error is not None:
+        raise error
+    return ReplayResult(run_dir=run_dir, status=result.status,  # type: ignore[union-attr]
+                        final=result.final, report=report)  # type: ignore[union-attr]
+
+
+def _fresh_sibling(path: Path, suffix: str) -> Path:
+    """`<path>-<suffix>`, or `-<suffix>-2`, … whichever does not exist yet."""
+    n = 1
+    while True:
+        candidate = path.with_name(f"{path.name}-{suffix}" + (f"-{n}" if n > 1 else ""))
+        if not candidate.exists():
+            return candidate
+        n += 1

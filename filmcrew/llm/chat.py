@@ -77,7 +77,6 @@ class CrewLLM:
         self.store = store
         self.tracer = tracer or (store.tracer if store else Tracer(None))
         self._model = model
-        self._calls: dict[str, int] = {}
 
     @property
     def offline(self) -> bool:
@@ -96,39 +95,61 @@ class CrewLLM:
         url = f" at {self.settings.llm_base_url}" if self.settings.llm_base_url else ""
         return f"{self.spec}{url}"
 
+    def model_id(self) -> str:
+        """What answers: the offline rules (with their version) or "provider:model"."""
+        return f"{OFFLINE}@{OFFLINE_VERSION}" if self.offline else self.spec
+
     def structured(self, node: str, schema: type[T], prompt: RenderedPrompt, *,
                    offline: Callable[[], T], check: Callable[[T], None] | None = None,
                    role: str = "an expert") -> T:
         """Ask for a `schema` answer to `prompt`, from the cache, the offline rules or the model."""
-        call_index = self._calls.get(node, 0)
-        self._calls[node] = call_index + 1
-        model_id = f"{OFFLINE}@{OFFLINE_VERSION}" if self.offline else self.spec
-        key = params_hash("llm", "1", {"prompt": prompt.text, "schema": schema.__name__,
-                                       "schema_json": schema.model_json_schema()}, model=model_id)
+        call_index = self.tracer.next_index("llm", node)
+        key = answer_key(self.model_id(), prompt, schema)
         start = time.perf_counter()
-        cached = self.store.lookup(key) if self.store else None
-        usage: dict[str, int] = {}
-        attempts = 0
-        if cached is not None:
-            result = schema.model_validate(self.store.read_json(cached))  # type: ignore[union-attr]
+        served, extra = self._serve(node, call_index, key, schema, prompt)
+        if served is not None:
+            result, cached, attempts, usage = served, True, 0, {}
         else:
-            if self.offline:
-                result = offline()
-                if check:
-                    check(result)
-                attempts = 1
-            else:
-                result, attempts, usage = self._ask(schema, prompt, check, role)
-            if self.store:
-                self.store.put(key, ext="json", media_type="application/json",
-                               producer=f"llm {model_id}",
-                               make=ArtifactStore.json_writer(result.model_dump(mode="json")))
+            result, cached, attempts, usage = self._answer(key, schema, prompt, offline, check, role)
+            extra |= self._made(node, call_index, result)
         self.tracer.record(
-            "llm", node, model_id, key, cached is not None, time.perf_counter() - start,
+            "llm", node, self.model_id(), key, cached, time.perf_counter() - start,
             call_index=call_index, prompt=prompt.name, prompt_sha256=prompt.template_sha256,
-            schema=schema.__name__, attempts=attempts, tokens=usage,
+            prompt_text_sha256=prompt.text_sha256, schema=schema.__name__, attempts=attempts,
+            tokens=usage, output=result.model_dump(mode="json"), **extra,
         )
         return result
+
+    def _answer(self, key: str, schema: type[T], prompt: RenderedPrompt, offline: Callable[[], T],
+                check: Callable[[T], None] | None, role: str) -> tuple[T, bool, int, dict[str, int]]:
+        """(answer, cached, attempts, token usage) from the store's cache, the rules or the model."""
+        cached = self.store.lookup(key) if self.store else None
+        if cached is not None:
+            return schema.model_validate(self.store.read_json(cached)), True, 0, {}  # type: ignore[union-attr]
+        usage: dict[str, int] = {}
+        if self.offline:
+            result = offline()
+            if check:
+                check(result)
+            attempts = 1
+        else:
+            result, attempts, usage = self._ask(schema, prompt, check, role)
+        if self.store:
+            self.store.put(key, ext="json", media_type="application/json",
+                           producer=f"llm {self.model_id()}",
+                           make=ArtifactStore.json_writer(result.model_dump(mode="json")))
+        return result, False, attempts, usage
+
+    # Hooks for a replay LLM (filmcrew/replay.py), which serves calls from a recorded run.
+
+    def _serve(self, node: str, index: int, key: str, schema: type[T],
+               prompt: RenderedPrompt) -> tuple[T | None, dict[str, Any]]:
+        """A recorded answer for call `index` of `node`, if any, and extra trace fields."""
+        return None, {}
+
+    def _made(self, node: str, index: int, result: BaseModel) -> dict[str, Any]:
+        """Called after an answer was produced; returns extra trace fields."""
+        return {}
 
     def _ask(self, schema: type[T], prompt: RenderedPrompt, check: Callable[[T], None] | None,
              role: str) -> tuple[T, int, dict[str, int]]:
@@ -167,6 +188,12 @@ class CrewLLM:
                 f"{schema.__name__}; keep everything that was right."
             ))
         raise StructuredOutputError(schema.__name__, errors, raw_text)
+
+
+def answer_key(model_id: str, prompt: RenderedPrompt, schema: type[BaseModel]) -> str:
+    """The cache key of an LLM answer: model, rendered prompt and answer schema."""
+    return params_hash("llm", "1", {"prompt": prompt.text, "schema": schema.__name__,
+                                    "schema_json": schema.model_json_schema()}, model=model_id)
 
 
 def _short_error(error: object) -> str:
