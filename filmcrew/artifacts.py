@@ -73,6 +73,14 @@ class ArtifactStore:
         """Absolute path of an artifact."""
         return self.run_dir / ref.uri
 
+    def ref_at(self, uri: str) -> ArtifactRef:
+        """The reference of a stored file, from its sidecar (e.g. a file another artifact's meta names)."""
+        key = Path(uri).name.split(".")[0]
+        ref = self.lookup(key)
+        if ref is None or ref.uri != uri:
+            raise FileNotFoundError(f"{uri} is not a finished artifact of {self.run_dir}")
+        return ref
+
     # -- lookup and write -------------------------------------------------------------------------
 
     def lookup(self, key: str) -> ArtifactRef | None:

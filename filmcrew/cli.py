@@ -120,6 +120,40 @@ def replay_cmd(
     print(result.final)
 
 
+@app.command("eval")
+def eval_cmd(
+    run_dirs: Annotated[list[Path], typer.Argument(help="finished run directories to score")],
+    baseline: Annotated[Path | None, typer.Option(help="a run to compare against, side by side")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="where eval.json and eval.html go "
+                                             "(default: the first run dir)")] = None,
+    debug_models: Annotated[bool, typer.Option(help="tiny random CLIP for fidelity (tests)")] = False,
+) -> None:
+    """Score runs: fidelity, temporal consistency, physics, cut-beat alignment, loudness, A/V sync, cost."""
+    from filmcrew.config import Settings
+    from filmcrew.eval.metrics import evaluate_runs
+
+    json_path, html_path = evaluate_runs(list(run_dirs), out or run_dirs[0], baseline=baseline,
+                                         clip_model=Settings().clip_model, debug_models=debug_models)
+    console.print(f"[bold green]eval:[/] {json_path}\n[bold green]report:[/] {html_path}", soft_wrap=True)
+    print(html_path)
+
+
+@app.command("eval-set")
+def eval_set_cmd(
+    set_dir: Annotated[Path, typer.Argument(help="a folder of evaluation cases (*.json)")] = Path("tests/evals"),
+    out: Annotated[Path, typer.Option("--out", help="where the runs and the report go")] = Path("runs/evalset"),
+) -> None:
+    """Run every request of an evaluation set and write one report, so changes are judged by numbers."""
+    from filmcrew.config import Settings
+    from filmcrew.eval.evalset import run_eval_set
+
+    if not set_dir.is_dir() or not any(set_dir.glob("*.json")):
+        raise UserError(f"{set_dir} holds no evaluation cases (*.json)")
+    html_path = run_eval_set(set_dir, out, clip_model=Settings().clip_model)
+    console.print(f"[bold green]report:[/] {html_path}", soft_wrap=True)
+    print(html_path)
+
+
 @app.command()
 def doctor() -> None:
     """Which backends, models and weights are available, and why not."""

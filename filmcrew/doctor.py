@@ -62,7 +62,23 @@ def checks() -> list[Check]:
                      "no CUDA GPU: previz and procedural music are used (the wisa video backend "
                      "needs one; --debug-models runs its tiny version)", optional=True))
     out += _wisa_checks(settings)
+    out.append(_rflav_check(settings))
     return out
+
+
+def _rflav_check(settings: Settings) -> Check:
+    """Whether RFLAV's weights, vocoder and SD-VAE are on disk, and the licence they come under."""
+    from filmcrew.models.flav_keys import RFLAV_LICENSE_NOTE
+    from filmcrew.tools.rflav_backend import locate_rflav
+
+    try:
+        locate_rflav(settings.rflav_model, settings.rflav_vae, settings.rflav_vocoder)
+    except FileNotFoundError as e:
+        return Check("video: rflav (ambient shots with sound)", False,
+                     f"{str(e).removeprefix('rflav: ')}. {RFLAV_LICENSE_NOTE}", optional=True)
+    return Check("video: rflav (ambient shots with sound)", True,
+                 f"weights found; ambient shots go to RFLAV on a GPU. {RFLAV_LICENSE_NOTE}",
+                 optional=True)
 
 
 def _wisa_checks(settings: Settings) -> list[Check]:

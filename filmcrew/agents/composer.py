@@ -66,7 +66,7 @@ def compose_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         music.update(spots=spots_ref.model_dump(mode="json"), sections=sections, round=0)
     spots = RhythmSpots.model_validate(ctx.store.read_json(_ref(music["spots"])))
     duration = sum(e.out_s - e.in_s for e in edit.order)
-    backend = music_backend(opts.music_backend, debug_models=opts.debug_models)
+    backend = music_backend(opts.music_backend, debug_models=opts.debug_models, settings=ctx.settings)
     score_ref, stems_ref = backend.compose(
         ctx.store, "composer", plan.music_brief, spots, [tuple(s) for s in music["sections"]],
         duration, seed=derive_seed(opts.seed, "music"), feedback=list(music.get("feedback", [])),

@@ -1,11 +1,19 @@
-"""The camera department: renders one candidate clip of one shot with the run's video backend."""
+"""The camera department: renders one candidate clip of one shot with the run's video backend.
+
+Ambient shots whose sound matters (fire, rain, waterfall, …) go to RFLAV when the run asks for it
+(`--video-backend rflav`) or, with the previz default, when real RFLAV weights and a GPU are here; a
+shot that is none of RFLAV's classes is rendered by previz instead.
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 from filmcrew.context import crew_context, progress_callback
 from filmcrew.schemas import Candidate, PhysicsAnnotation, Shot
+from filmcrew.tools.rflav_backend import NoAmbientClass
 from filmcrew.tools.video import video_backend
 
 
@@ -16,16 +24,32 @@ def generate_node(payload: dict[str, Any], runtime: Any) -> dict[str, Any]:
     ann = payload.get("annotation")
     annotation = PhysicsAnnotation.model_validate(ann) if ann else None
     opts = payload["options"]
+    index, seed = payload["index"], payload["seed"]
     backend_name = shot.backend or opts["video_backend"]
+    if backend_name == "previz" and not shot.backend and _auto_rflav(ctx.settings):
+        backend_name = "rflav"
+    kwargs = {"seed": seed, "width": opts["width"], "height": opts["height"], "fps": opts["fps"],
+              "shot_number": payload["shot_number"], "style": payload.get("style", ""),
+              "global_prompt": payload.get("global_prompt", ""),
+              "progress": progress_callback("generate", f"{shot.id}#{index}")}
+    node = f"generate:{shot.id}#{index}"
     backend = video_backend(backend_name, overlay=opts["overlay"], debug_models=opts["debug_models"],
                             settings=ctx.settings)
-    index, seed = payload["index"], payload["seed"]
-    clip = backend.generate(
-        ctx.store, f"generate:{shot.id}#{index}", shot, annotation, seed=seed,
-        width=opts["width"], height=opts["height"], fps=opts["fps"],
-        shot_number=payload["shot_number"], style=payload.get("style", ""),
-        global_prompt=payload.get("global_prompt", ""),
-        progress=progress_callback("generate", f"{shot.id}#{index}"),
-    )
+    try:
+        clip = backend.generate(ctx.store, node, shot, annotation, **kwargs)
+    except NoAmbientClass:
+        backend = video_backend("previz", overlay=opts["overlay"])
+        clip = backend.generate(ctx.store, node, shot, annotation, **kwargs)
     cand = Candidate(shot_id=shot.id, index=index, seed=seed, backend=backend.name, clip=clip)
     return {"candidates": {f"{shot.id}#{index}": cand.model_dump(mode="json")}}
+
+
+@lru_cache(maxsize=1)
+def _auto_rflav_cached(model: str | None, vae: str | None, vocoder: str | None) -> bool:
+    from filmcrew.tools.video import rflav_available
+
+    return rflav_available(SimpleNamespace(rflav_model=model, rflav_vae=vae, rflav_vocoder=vocoder))
+
+
+def _auto_rflav(settings: Any) -> bool:
+    return _auto_rflav_cached(settings.rflav_model, settings.rflav_vae, settings.rflav_vocoder)

@@ -112,7 +112,10 @@ def build_report(state: dict[str, Any], run_dir: Path, final: ArtifactRef,
             "rounds": music.get("round", 0),
             "critiques": music.get("critiques", []),
             "lufs": mix.meta.get("lufs"), "true_peak_db": mix.meta.get("true_peak_db"),
+            "stems": mix.meta.get("stems", []),
         },
+        # weights with terms the user must know about (RFLAV's are non-commercial)
+        "licenses": sorted({str(c.clip.meta["license"]) for c in chosen if "license" in c.clip.meta}),
         "calls": {
             "llm": sum(r["kind"] == "llm" for r in records),
             "tool": sum(r["kind"] == "tool" for r in records),

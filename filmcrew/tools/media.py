@@ -407,3 +407,12 @@ def true_peak_db(samples: np.ndarray, sample_rate: int) -> float:
     up = resample_poly(x, 4, 1, axis=0)
     peak = float(np.max(np.abs(up)))
     return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def resample(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
+    """`samples` (N,) or (N, C) at `target_rate` (soxr, high quality); unchanged if the rates match."""
+    if sample_rate == target_rate:
+        return np.asarray(samples, np.float32)
+    import soxr
+
+    return soxr.resample(np.asarray(samples, np.float32), sample_rate, target_rate, "HQ")

@@ -8,6 +8,7 @@ per stem, in `STEMS` order.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,10 +59,23 @@ class ProceduralComposer:
         return score_ref, stems_ref
 
 
-def music_backend(name: str, *, debug_models: bool = False) -> MusicGenerator:
-    """The music generator called `name`."""
+def music_backend(name: str, *, debug_models: bool = False, settings: Any | None = None) -> MusicGenerator:
+    """The music generator called `name`: "procedural" (CPU default), "musicgen" (transformers
+    MusicGen-Melody with rhythm conditioning; the tiny random model with `debug_models`, else
+    `settings.musicgen_model` / `settings.musicgen_rhythm`) or "audiocraft" (the same composer on
+    audiocraft, in its own environment). Nothing heavy loads until compose() runs."""
     if name == "procedural":
         return ProceduralComposer()
+    model = getattr(settings, "musicgen_model", None)
+    rhythm = getattr(settings, "musicgen_rhythm", None)
+    if name == "musicgen":
+        from filmcrew.tools.musicgen_composer import MusicgenComposer
+
+        return MusicgenComposer(model, debug_models=debug_models, rhythm=rhythm)
+    if name == "audiocraft":
+        from filmcrew.tools.musicgen_audiocraft import AudiocraftComposer
+
+        return AudiocraftComposer(model, debug_models=debug_models)
     raise ValueError(f"unknown music backend {name!r}")
 
 
@@ -80,9 +94,40 @@ def clip_motion(store: ArtifactStore, node: str, clip: ArtifactRef) -> list[floa
     return list(store.read_json(ref))
 
 
+def ambience_stem(store: ArtifactStore, node: str,
+                  pieces: list[tuple[ArtifactRef, float, float, float]], duration_s: float,
+                  sample_rate: int) -> ArtifactRef:
+    """Lay shots' own sound (RFLAV's ambience WAVs) on the film's timeline as one mono stem (cached).
+
+    Each piece is (wav, start in the film, in point, out point) in seconds: the trimmed part of the
+    shot's sound starts where the shot starts, so the sound stays on its picture.
+    """
+    params = {"pieces": [[round(t, 6), round(a, 6), round(b, 6)] for _, t, a, b in pieces],
+              "duration_s": duration_s, "sample_rate": sample_rate}
+
+    def make(path: Path) -> dict:
+        from filmcrew.tools.media import read_audio, resample, write_audio
+
+        track = np.zeros(round(duration_s * sample_rate), np.float32)
+        for wav, start, t_in, t_out in pieces:
+            audio, sr = read_audio(store.path(wav))
+            mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+            part = resample(mono[round(t_in * sr):round(t_out * sr)], sr, sample_rate)
+            at = round(start * sample_rate)
+            n = max(0, min(part.size, track.size - at))
+            track[at:at + n] += part[:n]
+        write_audio(path, track, sample_rate)
+        return {"duration_s": duration_s, "sample_rate": sample_rate, "stems": ["ambience"]}
+
+    return store.get_or_create(node, "ambience", MIX_VERSION, params, ext="wav",
+                               media_type="audio/wav", make=make, inputs=[w for w, *_ in pieces])
+
+
 def mix_stems(store: ArtifactStore, node: str, stems: ArtifactRef, plan: MixPlan,
-              duration_s: float, sample_rate: int) -> ArtifactRef:
-    """Mix the stems to a stereo WAV at the plan's loudness (cached)."""
+              duration_s: float, sample_rate: int,
+              ambience: ArtifactRef | None = None) -> ArtifactRef:
+    """Mix the stems (and the ambience, ducked under them) to a stereo WAV at the plan's loudness
+    (cached)."""
     params = {"plan": plan.model_dump(mode="json", exclude={"stems"}),
               "gains": {s.name: s.gain_db for s in plan.stems},
               "pans": {s.name: s.pan for s in plan.stems},
@@ -94,11 +139,18 @@ def mix_stems(store: ArtifactStore, node: str, stems: ArtifactRef, plan: MixPlan
 
         audio, sr = read_audio(store.path(stems))
         names = stems.meta.get("stems", list(STEMS))
+        amb = None
+        if ambience is not None:
+            amb_audio, amb_sr = read_audio(store.path(ambience))
+            if amb_sr != sr:
+                raise ValueError(f"ambience at {amb_sr} Hz, stems at {sr} Hz")
+            amb = {"ambience": amb_audio.mean(axis=1) if amb_audio.ndim == 2 else amb_audio}
         result = mix({str(n): audio[:, i] for i, n in enumerate(names)}, sr, duration_s, plan=plan,
-                     gains_db=params["gains"], pans=params["pans"])
+                     gains_db=params["gains"], pans=params["pans"], ambience=amb)
         write_audio(path, result.audio, sr)
         return {"duration_s": duration_s, "sample_rate": sr, "lufs": round(result.lufs, 2),
-                "true_peak_db": round(result.true_peak_db, 2)}
+                "true_peak_db": round(result.true_peak_db, 2),
+                "stems": [*map(str, names), *(["ambience"] if amb else [])]}
 
     return store.get_or_create(node, "mix", MIX_VERSION, params, ext="wav", media_type="audio/wav",
-                               make=make, inputs=[stems])
+                               make=make, inputs=[stems, *([ambience] if ambience else [])])

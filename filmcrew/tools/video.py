@@ -288,4 +288,27 @@ def video_backend(name: str, *, overlay: bool = True, debug_models: bool = False
         return WisaGenerator(debug_models=debug_models, settings=settings)
     if name == "syncos":
         return SyncosGenerator(debug_models=debug_models, settings=settings)
+    if name == "rflav":
+        from filmcrew.tools.rflav_backend import RflavGenerator
+
+        return RflavGenerator(debug_models=debug_models, settings=settings)
     raise ValueError(f"unknown video backend {name!r}")
+
+
+def rflav_available(settings: Any | None) -> bool:
+    """Whether real RFLAV can run here (weights on disk and a CUDA GPU), checked without loading:
+    then ambient shots go to it even when the run's backend is previz."""
+    import importlib.util
+
+    from filmcrew.tools.rflav_backend import locate_rflav
+
+    try:
+        locate_rflav(getattr(settings, "rflav_model", None), getattr(settings, "rflav_vae", None),
+                     getattr(settings, "rflav_vocoder", None))
+    except FileNotFoundError:
+        return False
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
