@@ -57,4 +57,4 @@ test-audiocraft:
 	PYTHONPATH=. $(AC_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/audiocraft
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-audiocraft runs .pytest_cache .ruff_cache

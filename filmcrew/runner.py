@@ -82,6 +82,7 @@ def start(request: str, options: RunOptions, run_dir: Path, *, approve: Approver
     # fail now, not after planning, when a backend cannot run here (missing weights, no GPU)
     video_backend(options.video_backend, debug_models=options.debug_models, settings=settings)
     make_scorer(options.scorer, options.debug_models, options.seed, settings)
+    _check_music_backend(options, settings or Settings())
     run_dir = prepare_run_dir(run_dir)
     meta_path = run_dir / "run.json"
     previous = json.loads(meta_path.read_text()) if meta_path.exists() else {}
@@ -91,6 +92,22 @@ def start(request: str, options: RunOptions, run_dir: Path, *, approve: Approver
             "status": "running"}
     _write_json(meta_path, meta)
     return _drive(run_dir, meta, _inputs(meta), approve, on_event, settings, chat_model)
+
+
+def _check_music_backend(options: RunOptions, settings: Settings) -> None:
+    """Fail before planning when the music backend cannot run here (missing weights, package)."""
+    if options.debug_models or options.music_backend == "procedural":
+        return
+    if options.music_backend == "musicgen":
+        from filmcrew.tools.musicgen import find_musicgen
+
+        find_musicgen(settings.musicgen_model)
+    elif options.music_backend == "audiocraft":
+        import importlib.util
+
+        if importlib.util.find_spec("audiocraft") is None:
+            raise RunError("--music-backend audiocraft needs audiocraft, which pins torch 2.1: run "
+                           "filmcrew from its own environment (`make test-audiocraft` builds one)")
 
 
 def _inputs(meta: dict[str, Any]) -> dict[str, Any]:
@@ -140,8 +157,9 @@ def _drive(run_dir: Path, meta: dict[str, Any], inputs: dict[str, Any] | None,
             payload = inputs
         while True:
             interrupted = None
-            for mode, data in app.stream(payload, config, context=ctx,
-                                         stream_mode=["updates", "custom"], durability="sync"):
+            # subgraphs=True: the music subgraph's progress events (composer, critic) come through
+            for _ns, mode, data in app.stream(payload, config, context=ctx, subgraphs=True,
+                                              stream_mode=["updates", "custom"], durability="sync"):
                 if mode == "updates" and "__interrupt__" in data:
                     interrupted = data["__interrupt__"][0]
                     continue

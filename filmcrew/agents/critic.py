@@ -39,7 +39,8 @@ def critic_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         ctx.store.read_json(ArtifactRef.model_validate(music["spots"])))
     stems, sr = read_audio(ctx.store.path(ArtifactRef.model_validate(music["stems"])))
     audio = stems.sum(axis=1) if stems.ndim == 2 else stems
-    rules = {c.reviewer: c for c in review(score, brief, spots, audio, sr)}
+    sections = [tuple(x) for x in music.get("sections", [])] or None
+    rules = {c.reviewer: c for c in review(score, brief, spots, audio, sr, sections=sections)}
     abc = score.to_abc()
     critiques: list[Critique] = []
     for reviewer, criteria in CRITERIA.items():

@@ -138,6 +138,7 @@ def mix_stems(store: ArtifactStore, node: str, stems: ArtifactRef, plan: MixPlan
         from filmcrew.tools.mixer import mix
 
         audio, sr = read_audio(store.path(stems))
+        audio = audio.reshape(audio.shape[0], -1)  # a one-stem WAV reads as (N,)
         names = stems.meta.get("stems", list(STEMS))
         amb = None
         if ambience is not None:

@@ -1,7 +1,7 @@
 """Measured checks and FilmComposer's five reviewers as rules (MUSIC.md, "Reviewers").
 
 The measures read the score (key consistency) and the rendered audio (librosa onsets against the
-rhythm spots; FilmComposer's Rhythm metric as a normalised cross-correlation of 100 fps trains).
+rhythm spots; FilmComposer's Rhythm and Dynamic metrics from filmcrew.eval.music_metrics).
 The reviewers — mode, melody, harmony, rhythm, emotion — turn them into pass/fail with short reasons
 written in the composer's vocabulary ("use smaller intervals", "snap onsets to the spots", ...), so a
 failing round changes something concrete in the next one.
@@ -35,15 +35,6 @@ PACE = {"tense": (1.3, 6.0), "epic": (1.2, 6.0), "happy": (1.2, 6.0), "sad": (0.
         "calm": (0.3, 2.2), "neutral": (0.5, 5.0)}
 
 
-def _mono(audio: np.ndarray) -> np.ndarray:
-    x = np.asarray(audio, np.float32)
-    if x.ndim == 2:
-        x = x.mean(axis=1)
-    if x.ndim != 1:
-        raise ValueError(f"audio: expected (N,) or (N, C), got shape {np.shape(audio)}")
-    return x
-
-
 def _strong_times(spots: RhythmSpots) -> np.ndarray:
     if spots.kinds:
         return np.array([t for t, k in zip(spots.times_s, spots.kinds, strict=True) if k in STRONG_KINDS])
@@ -51,14 +42,11 @@ def _strong_times(spots: RhythmSpots) -> np.ndarray:
 
 
 def detect_onsets(audio: np.ndarray, sr: int) -> np.ndarray:
-    """Onset times (s) with librosa's spectral-flux detector, at a ~10 ms hop whatever the rate
-    (librosa's fixed 512-sample hop is 32 ms at 16 kHz: too coarse to judge a 50 ms window)."""
-    import librosa
+    """Onset times (s) with librosa's spectral-flux detector at a ~10 ms hop (the beat points of
+    FilmComposer's Rhythm metric; see filmcrew.eval.music_metrics.beat_times)."""
+    from filmcrew.eval.music_metrics import beat_times
 
-    hop = 2 ** round(np.log2(sr / 94))
-    env = librosa.onset.onset_strength(y=_mono(audio), sr=sr, hop_length=hop, n_fft=4 * hop)
-    frames = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=hop)
-    return np.asarray(librosa.frames_to_time(frames, sr=sr, hop_length=hop))
+    return beat_times(audio, sr)
 
 
 def onset_alignment(audio: np.ndarray, sr: int, spots: RhythmSpots) -> dict[str, float]:
@@ -83,32 +71,11 @@ def rhythm_xcorr(
     audio: np.ndarray, sr: int, spots: RhythmSpots, *, fps: int = 100, max_lag_s: float = 0.1,
     sigma_s: float = 0.02,
 ) -> float:
-    """FilmComposer's Rhythm metric, normalised to 0..1.
+    """FilmComposer's Rhythm metric (0..1) of `audio` against all the spots; kept for callers of
+    the old name — the metric lives in filmcrew.eval.music_metrics.rhythm_score."""
+    from filmcrew.eval.music_metrics import rhythm_score
 
-    Audio onsets and all spots become impulse trains at `fps`, each impulse widened by a Gaussian
-    of `sigma_s` (0 keeps bare impulses) so a 10 ms disagreement is not a total miss; the result
-    is the maximum normalised cross-correlation over lags within ±`max_lag_s`.
-    """
-    x = _mono(audio)
-    n = int(np.ceil(x.size / sr * fps)) + 1
-
-    def train(times: np.ndarray) -> np.ndarray:
-        v = np.zeros(n)
-        idx = np.round(np.asarray(times) * fps).astype(int)
-        np.add.at(v, idx[(idx >= 0) & (idx < n)], 1.0)
-        if sigma_s > 0:
-            k = np.arange(-4 * sigma_s * fps, 4 * sigma_s * fps + 1)
-            v = np.convolve(v, np.exp(-0.5 * (k / (sigma_s * fps)) ** 2), mode="same")
-        return v
-
-    a, b = train(detect_onsets(x, sr)), train(np.asarray(spots.times_s))
-    norm = float(np.sqrt((a**2).sum() * (b**2).sum()))
-    if norm == 0:
-        return 0.0
-    lag = round(max_lag_s * fps)
-    best = max(float(np.dot(a[max(0, -k) : n - max(0, k)], b[max(0, k) : n - max(0, -k)]))
-               for k in range(-lag, lag + 1))
-    return best / norm
+    return rhythm_score(audio, sr, spots.times_s, fps=fps, max_lag_s=max_lag_s, sigma_s=sigma_s)
 
 
 def key_consistency(score: Score) -> float:
@@ -196,7 +163,8 @@ def _harmony_review(score: Score) -> Critique:
         "voice_motion_semitones": round(motion, 3)})
 
 
-def _rhythm_review(score: Score, spots: RhythmSpots, audio: np.ndarray | None, sr: int) -> Critique:
+def _rhythm_review(score: Score, spots: RhythmSpots, audio: np.ndarray | None, sr: int,
+                   sections: list[tuple[float, float, float]] | None = None) -> Critique:
     strong = _strong_times(spots)
     starts = np.array(sorted({round(n.start_s, 4) for n in score.notes}))
     sym = 1.0
@@ -213,9 +181,18 @@ def _rhythm_review(score: Score, spots: RhythmSpots, audio: np.ndarray | None, s
     if audio is not None:
         al = onset_alignment(audio, sr, spots)
         rate = al["hit_rate"]
+        xcorr = round(rhythm_xcorr(audio, sr, spots), 4)
         measured |= {"audio_hit_rate": round(rate, 4),
                      "mean_abs_offset_s": round(al["mean_abs_offset_s"], 4),
-                     "rhythm_xcorr": round(rhythm_xcorr(audio, sr, spots), 4)}
+                     "rhythm_xcorr": xcorr, "rhythm_score": xcorr}
+        if sections:
+            # Measured only (no verdict): how far the music's loudness changes are from the
+            # picture's energy changes; the arranger's dynamics act on it, the composer cannot.
+            from filmcrew.eval.music_metrics import dynamic_distance, energy_db_curve
+
+            target = energy_db_curve(sections, len(audio) / sr)
+            if target.size >= 2:
+                measured["dynamic_distance"] = round(dynamic_distance(audio, sr, target), 4)
     reasons = []
     if rate < MIN_HIT_RATE or on_grid < MIN_HIT_RATE:
         reasons.append(f"onsets off the spots ({rate:.0%} of cuts/impacts hit, {on_grid:.0%} of "
@@ -246,17 +223,20 @@ def _emotion_review(score: Score, brief: MusicBrief) -> Critique:
 
 
 def review(
-    score: Score, brief: MusicBrief, spots: RhythmSpots, audio: np.ndarray | None, sr: int
+    score: Score, brief: MusicBrief, spots: RhythmSpots, audio: np.ndarray | None, sr: int, *,
+    sections: list[tuple[float, float, float]] | None = None,
 ) -> list[Critique]:
     """The five reviewers in FilmComposer's order: mode, melody, harmony, rhythm, emotion.
 
     `audio` (the summed stems or the mix) makes the rhythm reviewer measure onsets instead of
-    reading them from the score. Reasons carry no reviewer prefix; the critic node adds it.
+    reading them from the score; with `sections` (start_s, end_s, energy) too, it also measures
+    FilmComposer's Dynamic (`dynamic_distance` against the sections' energy curve). Reasons carry
+    no reviewer prefix; the critic node adds it.
     """
     return [
         _mode_review(score, brief),
         _melody_review(score),
         _harmony_review(score),
-        _rhythm_review(score, spots, audio, sr),
+        _rhythm_review(score, spots, audio, sr, sections),
         _emotion_review(score, brief),
     ]

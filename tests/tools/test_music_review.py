@@ -143,3 +143,19 @@ def test_too_busy_a_line_for_a_calm_brief_fails_emotion():
                                   notes=[n for n in score.notes if n not in mel] + busy)
     emotion = by_name(review(crowded, calm, spots(), None, SR))["emotion"]
     assert not emotion.passed and "sparser rhythm" in emotion.reasons[0]
+
+
+def test_rhythm_reviewer_measures_dynamics_against_the_sections():
+    n = round(DUR * SR)
+    t = np.arange(n) / SR
+    tone = np.sin(2 * np.pi * 330 * t).astype(np.float32)
+    energy = np.interp(t, [0, 3.0, 3.2, 6.1, 6.3, DUR], [0.1, 0.1, 0.9, 0.9, 0.5, 0.5])
+    follows = (0.3 * energy * tone + clicks(spots().times_s, n)).astype(np.float32)
+    opposes = (0.3 * (1.0 - energy) * tone + clicks(spots().times_s, n)).astype(np.float32)
+    score, _ = good()
+    dyn = [by_name(review(score, brief(), spots(), a, SR, sections=SECTIONS))["rhythm"].measured
+           for a in (follows, opposes)]
+    assert dyn[0]["rhythm_score"] == dyn[0]["rhythm_xcorr"] > 0.5
+    assert dyn[0]["dynamic_distance"] < dyn[1]["dynamic_distance"]
+    # Without sections the reviewer does not guess a target.
+    assert "dynamic_distance" not in by_name(review(score, brief(), spots(), follows, SR))["rhythm"].measured
