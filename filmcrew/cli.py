@@ -1,4 +1,4 @@
-"""Command line: `filmcrew run | resume | replay | eval | doctor | train-lca`.
+"""Command line: `filmcrew run | resume | chat | serve | replay | eval | eval-set | doctor | train-lca`.
 
 Bad input gets a one-line error and a non-zero exit, never a traceback (FILMCREW_DEBUG=1 shows it).
 """
@@ -85,6 +85,83 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="the run directory to co
     with _progress() as on_event:
         result = runner.resume(run_dir, approve=approve, on_event=on_event)
     _print_result(result)
+
+
+@app.command()
+def chat(
+    run_dir: Annotated[Path, typer.Option("--run-dir", help="the conversation's directory (continued "
+                                          "if it exists)")] = Path("runs/chat"),
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="approve every plan without asking")] = False,
+    duration: Annotated[float | None, typer.Option("--duration", help="first film's length, s")] = None,
+    width: Annotated[int, typer.Option(help="frame width")] = 640,
+    height: Annotated[int, typer.Option(help="frame height")] = 360,
+    candidates: Annotated[int, typer.Option(help="candidate clips per shot")] = 2,
+) -> None:
+    """Direct the crew in a conversation: describe a film, then "make the second shot slower",
+    "darker music", "drop the last shot"… Each turn prints the new cut. Ctrl-D ends."""
+    from filmcrew.chat import ChatSession
+
+    try:
+        options = RunOptions(duration_s=duration, width=width, height=height, candidates=candidates)
+    except ValueError as e:
+        raise UserError(_one_line(e)) from None
+    session = ChatSession(run_dir, options=options)
+    for role, text in session.history():
+        console.print(f"[bold]{'you' if role == 'user' else 'crew'}:[/] {text}", soft_wrap=True)
+    approve = None if yes else _interactive_approver(run_dir)
+    if session.pending_approval() is not None:
+        with _progress() as on_event:
+            _say(session.decide(_plan_decision(session, approve), approve=approve, on_event=on_event))
+    elif session.unfinished():
+        console.print("continuing the turn that was cut short…")
+        with _progress() as on_event:
+            _say(session.resume(approve=approve, on_event=on_event))
+    while True:
+        try:
+            message = input("you> ") if sys.stdin.isatty() else sys.stdin.readline()
+        except EOFError:
+            break
+        if not message:
+            break
+        if not message.strip():
+            continue
+        try:
+            with _progress() as on_event:
+                reply = session.send(message, approve=approve, auto_approve=yes, on_event=on_event)
+        except ValueError as e:
+            console.print(f"[red]error:[/] {_one_line(e)}", soft_wrap=True)
+            continue
+        _say(reply)
+
+
+def _plan_decision(session: Any, approve: Any) -> dict[str, Any]:
+    if approve is None:
+        return {"type": "approve"}
+    return approve(session.pending_approval())["decisions"][0]
+
+
+def _say(reply: Any) -> None:
+    if reply is None:
+        return
+    console.print(f"[bold]crew:[/] {reply.text or reply.status}", soft_wrap=True)
+    if reply.cut is not None:
+        print(reply.cut, flush=True)
+
+
+@app.command()
+def serve(
+    run_dir: Annotated[Path, typer.Option("--run-dir", help="the conversation's directory")] = Path("runs/chat"),
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 7860,
+) -> None:
+    """The chat in a web page (needs the `ui` extra: pip install 'filmcrew[ui]')."""
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:
+        raise UserError("filmcrew serve needs Gradio: pip install 'filmcrew[ui]'")
+    from filmcrew.web import serve as serve_app
+
+    serve_app(run_dir, host=host, port=port)
 
 
 @app.command("replay")

@@ -156,19 +156,26 @@ def _drive(run_dir: Path, meta: dict[str, Any], inputs: dict[str, Any] | None,
         else:
             payload = inputs
         while True:
-            interrupted = None
-            # subgraphs=True: the music subgraph's progress events (composer, critic) come through
-            for _ns, mode, data in app.stream(payload, config, context=ctx, subgraphs=True,
-                                              stream_mode=["updates", "custom"], durability="sync"):
-                if mode == "updates" and "__interrupt__" in data:
-                    interrupted = data["__interrupt__"][0]
-                    continue
-                sink(mode, data)
+            interrupted = stream(app, payload, config, ctx, sink)
             if interrupted is None:
                 break
             payload = Command(resume=approve(interrupted.value))
         values = app.get_state(config).values
     return _finish(run_dir, meta, values)
+
+
+def stream(app: Any, payload: Any, config: dict[str, Any], ctx: CrewContext,
+           sink: EventSink) -> Any:
+    """Run the graph until it ends or asks for approval; return the pending interrupt, if any."""
+    interrupted = None
+    # subgraphs=True: the music subgraph's progress events (composer, critic) come through
+    for _ns, mode, data in app.stream(payload, config, context=ctx, subgraphs=True,
+                                      stream_mode=["updates", "custom"], durability="sync"):
+        if mode == "updates" and "__interrupt__" in data:
+            interrupted = data["__interrupt__"][0]
+            continue
+        sink(mode, data)
+    return interrupted
 
 
 def _recording(approve: Approver | None, meta: dict[str, Any], ctx: CrewContext) -> Approver:

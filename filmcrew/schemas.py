@@ -432,3 +432,37 @@ class MixPlan(_Model):
     true_peak_db: float = -1.0
     fade_in_s: float = 0.5
     fade_out_s: float = 1.5
+
+
+# --------------------------------------------------------------------------------------------------
+# Chat: what one turn of a conversation asks the crew to do
+
+
+class ShotEdit(_Model):
+    """A change to one shot of the current plan."""
+
+    op: Literal["slower", "faster", "longer", "shorter", "drop", "reprompt"]
+    shot: int = Field(description="1-based position in the current plan; -1 = the last shot")
+    factor: float = Field(default=1.5, gt=1, le=4, description="how much slower/faster/longer/shorter")
+    prompt: str = Field(default="", description="the new description of the shot, for reprompt")
+
+
+class MusicEdit(_Model):
+    """A change to the music brief; None leaves a field as it is."""
+
+    brightness: Literal["dark", "dim", "neutral", "bright"] | None = None
+    mode: Literal["major", "minor", "dorian", "lydian", "mixolydian", "phrygian"] | None = None
+    emotional_tone: str | None = None
+    tempo_factor: float | None = Field(default=None, gt=0.25, lt=4,
+                                       description="multiplies the tempo range (0.8 = slower)")
+    description: str | None = None
+
+
+class ChatTurn(_Model):
+    """How the crew reads one chat message: a new film, an edit of the current one, or talk."""
+
+    kind: Literal["new", "edit", "talk"]
+    request: str = Field(default="", description="the film to make, for kind new")
+    shot_edits: list[ShotEdit] = Field(default_factory=list)
+    music: MusicEdit | None = None
+    reply: str = Field(default="", description="one sentence back to the user")

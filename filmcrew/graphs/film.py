@@ -1,5 +1,8 @@
-"""The film graph: planner → review_plan → physics (per shot) → generate (per shot × candidate)
-→ shot editor → music subgraph → renderer.
+"""The film graph: interpret → planner → review_plan → physics (per shot) → generate (per shot × candidate)
+→ shot editor → music subgraph → renderer → reply.
+
+A scripted run goes straight to the planner; in a conversation `interpret` reads each new message as a
+new film (planner), an edit of the plan (straight to review), or talk (an answer, nothing rendered).
 
 `graph` (compiled without a checkpointer) is what `langgraph.json` exports; the runner compiles its
 own with the run directory's SQLite checkpointer.
@@ -12,6 +15,7 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
+from filmcrew.agents.director import interpret_node, reply_node
 from filmcrew.agents.generator import generate_node
 from filmcrew.agents.physics import annotate_node
 from filmcrew.agents.planner import plan_node, snap_to_frames
@@ -67,7 +71,8 @@ def dispatch_generation(state: CrewState) -> list[Send]:
     opts = options_of(state)
     plan = StoryPlan.model_validate(state["plan"])
     sends = []
-    for number, shot in enumerate(plan.shots, 1):
+    for position, shot in enumerate(plan.shots, 1):
+        number = slate_number(shot.id, position)
         for index in range(opts.candidates):
             sends.append(Send("generate", {
                 "shot": shot.model_dump(mode="json"),
@@ -82,8 +87,16 @@ def dispatch_generation(state: CrewState) -> list[Send]:
     return sends
 
 
+def slate_number(shot_id: str, position: int) -> int:
+    """The shot's number on the slate: from its id ("shot-3" → 3), so dropping a shot in a chat
+    edit renumbers nothing (and re-renders nothing); the position for ids without a number."""
+    tail = shot_id.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else position
+
+
 def build_film_graph() -> StateGraph:
     g = StateGraph(CrewState, context_schema=CrewContext)
+    g.add_node("interpret", interpret_node, destinations=("planner", "review_plan", END))
     g.add_node("planner", plan_node)
     g.add_node("review_plan", review_plan_node)
     g.add_node("physics", annotate_node)
@@ -92,7 +105,8 @@ def build_film_graph() -> StateGraph:
     g.add_node("shot_editor", edit_node)
     g.add_node("music", build_music_graph().compile())
     g.add_node("renderer", render_node)
-    g.add_edge(START, "planner")
+    g.add_node("reply", reply_node)
+    g.add_edge(START, "interpret")
     g.add_edge("planner", "review_plan")
     g.add_conditional_edges("review_plan", after_review, ["physics", "planner", END])
     g.add_edge("physics", "physics_done")
@@ -100,7 +114,8 @@ def build_film_graph() -> StateGraph:
     g.add_edge("generate", "shot_editor")
     g.add_edge("shot_editor", "music")
     g.add_edge("music", "renderer")
-    g.add_edge("renderer", END)
+    g.add_edge("renderer", "reply")
+    g.add_edge("reply", END)
     return g
 
 

@@ -32,3 +32,6 @@ class CrewState(TypedDict, total=False):
     music: dict[str, Any]  # spots/score/stems/mix refs, critiques, round, feedback
     render: dict[str, Any]  # ArtifactRef of the final film
     messages: Annotated[list[AnyMessage], add_messages]
+    turn: int  # chat turns so far
+    edit_note: str  # what the current chat turn changes, for the reply
+    cuts: list[str]  # every chat turn's film, relative to the run dir
