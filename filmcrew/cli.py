@@ -1,4 +1,5 @@
-"""Command line: `filmcrew run | resume | chat | serve | replay | eval | eval-set | doctor | train-lca`.
+"""Command line: `filmcrew run | resume | chat | serve | replay | eval | eval-set | doctor | train-lca |
+train-regen`.
 
 Bad input gets a one-line error and a non-zero exit, never a traceback (FILMCREW_DEBUG=1 shows it).
 """
@@ -16,7 +17,7 @@ from rich.console import Console
 
 from filmcrew.config import MUSIC_BACKENDS, SCORERS, VIDEO_BACKENDS, RunOptions
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="An agentic film crew: a request in, a finished film with a score out.")
 console = Console(stderr=True)
 
@@ -277,6 +278,42 @@ def train_lca(
     print(path)
 
 
+@app.command("train-regen")
+def train_regen(
+    folder: Annotated[Path, typer.Argument(help="a folder of video clips (searched recursively)")],
+    out: Annotated[Path, typer.Option("--out", help="checkpoint to write or continue (.safetensors)")],
+    k: Annotated[int, typer.Option(help="temporal compression: k+1 frames per latent pair (4, 8, 16, 32)")] = 4,
+    minutes: Annotated[float, typer.Option(help="training time budget for this call, minutes")] = 10.0,
+    steps: Annotated[int, typer.Option(help="most optimiser steps in all (a resumed run counts its own)")] = 10**9,
+    seed: Annotated[int, typer.Option(help="training seed")] = 0,
+    previz: Annotated[int, typer.Option(help="first render this many previz clips into FOLDER "
+                                        "(a reproducible training set)")] = 0,
+    debug_models: Annotated[bool, typer.Option(help="train the tiny REGEN (CPU)")] = False,
+) -> None:
+    """Train REGEN (compact video latents with a generative decoder) on FOLDER; resumable."""
+    if k not in (4, 8, 16, 32):
+        raise UserError(f"--k {k}: choose 4, 8, 16 or 32")
+    if minutes <= 0 or steps < 1 or previz < 0:
+        raise UserError(f"--minutes {minutes:g} / --steps {steps} / --previz {previz}: must be positive")
+    if out.suffix != ".safetensors":
+        raise UserError(f"--out {out}: the checkpoint must end in .safetensors")
+    from filmcrew.models.regen import default_config
+    from filmcrew.tools.regen_train import make_previz_clips
+    from filmcrew.tools.regen_train import train_regen as fit
+
+    if previz:
+        console.print(f"rendering {previz} previz clips into {folder}")
+        make_previz_clips(folder, previz, size=(64, 64), seed=seed)
+    config = default_config(k, tiny=debug_models)
+    result = fit(folder, out, config, minutes=minutes, steps=steps, seed=seed,
+                 lr=2e-3 if debug_models else 1e-4)
+    console.print(f"[bold green]checkpoint:[/] {result['checkpoint']} (step {result['step']}, loss "
+                  f"{result['loss_first']:.4f} → {result['loss_last']:.4f}); use it with "
+                  f"FILMCREW_REGEN_CHECKPOINT={result['checkpoint']} filmcrew run --interpolate-fps 48",
+                  soft_wrap=True)
+    print(result["checkpoint"])
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -411,13 +448,12 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as e:  # click's own usage errors come here as ClickException
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+    except Exception as e:  # usage errors (bad option values…) come here as click exceptions
+        # typer may vendor its own click, so recognise them by shape, not by class
+        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+        if type(e).__name__ == "Abort":
             sys.exit(1)
         raise
 

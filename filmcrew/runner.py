@@ -83,6 +83,10 @@ def start(request: str, options: RunOptions, run_dir: Path, *, approve: Approver
     video_backend(options.video_backend, debug_models=options.debug_models, settings=settings)
     make_scorer(options.scorer, options.debug_models, options.seed, settings)
     _check_music_backend(options, settings or Settings())
+    if options.store_latents or options.interpolate_fps:
+        from filmcrew.tools.embedding import regen_embedder
+
+        regen_embedder((settings or Settings()).regen_checkpoint, debug_models=options.debug_models)
     run_dir = prepare_run_dir(run_dir)
     meta_path = run_dir / "run.json"
     previous = json.loads(meta_path.read_text()) if meta_path.exists() else {}

@@ -24,7 +24,7 @@ KINDS = ("llm", "tool", "human")
 MAX_LINE_CHARS = 2_000_000  # a plan with its prompt is a few KB; a megabyte line is not ours
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 #: What a tool record's output may name: a file of the run's own artifact store, nothing else.
-_ARTIFACT_URI = re.compile(r"artifacts/[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]{1,8}")
+_ARTIFACT_URI = re.compile(r"artifacts/[0-9a-f]{2}/[0-9a-f]{64}\.[a-z0-9]{1,16}")
 
 
 class TraceError(ValueError):

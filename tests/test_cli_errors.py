@@ -27,6 +27,11 @@ def filmcrew(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["run", "a ball falls", "--width", "641", "--yes"], "odd"),
     (["run", "a ball falls", "--run-dir", "/proc/filmcrew-test", "--yes"], "cannot write to run dir"),
     (["resume", "/nonexistent/run"], "no run to resume"),
+    (["run", "a ball falls", "--interpolate-fps", "48", "--yes"], "FILMCREW_REGEN_CHECKPOINT"),
+    (["run", "a ball falls", "--music-backend", "musicgen", "--yes"], "facebook/musicgen-melody"),
+    (["eval", "/nonexistent/run"], "no report.json"),
+    (["replay", "/nonexistent/run"], "does not exist"),
+    (["train-regen", "clips", "--out", "x.pt"], "must end in .safetensors"),
 ])
 def test_bad_input_is_one_line_and_nonzero(args, needle, tmp_path):
     res = filmcrew(*args, cwd=tmp_path)
@@ -50,3 +55,9 @@ def test_doctor_reports_backends():
     assert res.returncode == 0, res.stderr
     for needle in ("llm", "previz", "PyAV", "MiniLM", "torch"):
         assert needle in res.stderr
+
+
+def test_a_bad_option_value_is_a_usage_error_not_a_traceback(tmp_path):
+    res = filmcrew("run", "a ball falls", "--fps", "abc", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and "Invalid value for '--fps'" in res.stderr

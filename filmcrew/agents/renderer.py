@@ -1,5 +1,7 @@
 """The renderer: the chosen clips with their trims and transitions, muxed with the mix into the film.
 
+With `--interpolate-fps F` the assembled film is raised to F frames per second by REGEN interpolation.
+
 Writes `final.mp4` (H.264 + AAC, exact frame count, audio within a frame of the picture),
 `timeline.otio` (the edit as an OpenTimelineIO timeline), `plan.json` and `report.json`.
 """
@@ -53,6 +55,13 @@ def render_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                                      "size": [opts.width, opts.height]},
                                     ext="mp4", media_type="video/mp4", make=make,
                                     inputs=[*(c.clip for c in chosen), mix])
+    if opts.interpolate_fps and opts.interpolate_fps != opts.fps:  # REGEN in-between frames
+        from filmcrew.tools.embedding import interpolate_film, regen_embedder
+
+        embedder, model_id = regen_embedder(ctx.settings.regen_checkpoint,
+                                            debug_models=opts.debug_models)
+        final = interpolate_film(ctx.store, "renderer", final, mix, opts.interpolate_fps, embedder,
+                                 model_id)
     _publish(ctx.store.path(final), ctx.run_dir / "final.mp4")
     entries = [{"name": e.shot_id, "path": os.path.relpath(p, ctx.run_dir), "in_s": e.in_s,
                 "out_s": e.out_s} for (p, _, _), e in zip(clips, edit.order, strict=True)]

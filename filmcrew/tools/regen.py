@@ -1,0 +1,302 @@
+"""REGEN as a video embedder: clips to compact latents and back, at any frame time.
+
+A clip of T frames is cut into chunks of k+1 frames that share their boundary frame (chunk j holds
+frames jk .. jk+k), so n = ceil((T−1)/k) chunks cover it and the latents cost 2 latent frames per k
+video frames; the last chunk is padded by repeating the last frame. Frame sizes that are not multiples
+of 8 are edge-padded up to one and cropped back after decoding. On decode, a boundary frame is taken
+from the later chunk, whose content latent z_c encodes exactly that frame. Frame time τ (in frames of
+the clip) belongs to chunk j = min(⌊τ/k⌋, n−1) at local time τ − jk, so fractional times decode
+in-between frames (frame-rate interpolation) with the same model.
+
+The comparison baseline, `keyframe_baseline`, stores as many numbers as the latents: one keyframe per
+chunk boundary, area-downsampled until the budget is met, rebuilt by bilinear upsampling and linear
+interpolation in time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from filmcrew.models.regen import TINY_REGEN_CONFIG, RegenConfig, RegenModel, load_regen
+
+LATENTS_FORMAT = "filmcrew-regen-latents"
+_CHUNK_BATCH = 8  # chunks encoded per forward pass
+
+
+@runtime_checkable
+class VideoEmbedder(Protocol):
+    """Encodes clips to compact latents and decodes them back, at the frame grid or at any frame time."""
+
+    name: str
+
+    def encode(self, frames: np.ndarray, fps: float | None = None) -> Any: ...
+
+    def decode(self, latents: Any, *, steps: int = 1, seed: int = 0) -> np.ndarray: ...
+
+    def decode_at(self, latents: Any, times: Sequence[float], *, unit: Literal["frames", "seconds"] = "frames",
+                  steps: int = 1, seed: int = 0) -> np.ndarray: ...
+
+    def interpolate(self, frames: np.ndarray, fps_in: float, fps_out: float, *, steps: int = 1,
+                    seed: int = 0) -> np.ndarray: ...
+
+    def save_latents(self, latents: Any, path: str | Path) -> Path: ...
+
+    def load_latents(self, path: str | Path) -> Any: ...
+
+
+@dataclass
+class RegenLatents:
+    """The latents of one clip: z (n_chunks, 2, C, h, w) — [:, 0] is z_c, [:, 1] z_m — and what rebuilds it."""
+
+    z: torch.Tensor
+    k: int
+    num_frames: int  # T of the original clip
+    height: int  # original frame size (before padding to multiples of 8)
+    width: int
+    fps: float = 0.0  # 0 when unknown
+
+    @property
+    def numbers(self) -> int:
+        """How many numbers the latents hold (what the keyframe baseline is given)."""
+        return int(self.z.numel())
+
+    def save(self, path: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+        """Write the latents as safetensors (float16 by default: 2 bytes per number)."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"format": LATENTS_FORMAT, "k": str(self.k), "num_frames": str(self.num_frames),
+                "height": str(self.height), "width": str(self.width), "fps": repr(float(self.fps))}
+        save_file({"z": self.z.detach().cpu().to(dtype).contiguous()}, str(path), metadata=meta)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> RegenLatents:
+        """Read latents written by `save` (as float32)."""
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"latents file {path} does not exist")
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            if meta.get("format") != LATENTS_FORMAT:
+                raise ValueError(f"{path} is not a REGEN latents file (format={meta.get('format')!r})")
+            z = f.get_tensor("z").float()
+        return cls(z=z, k=int(meta["k"]), num_frames=int(meta["num_frames"]), height=int(meta["height"]),
+                   width=int(meta["width"]), fps=float(meta["fps"]))
+
+
+def _check_frames(frames: np.ndarray) -> None:
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError("frames must be a (T, H, W, 3) uint8 array")
+    if len(frames) < 1:
+        raise ValueError("frames: the clip has no frame")
+
+
+class RegenEmbedder:
+    """A REGEN model behind the `VideoEmbedder` protocol (numpy uint8 frames in and out)."""
+
+    name = "regen"
+
+    def __init__(self, model: RegenModel, device: str = "cpu", meta: dict[str, str] | None = None):
+        self.model = model.to(device).eval()
+        self.device = device
+        self.meta = meta or {}
+
+    @property
+    def k(self) -> int:
+        return self.model.config.k
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> RegenEmbedder:
+        """Load a checkpoint written by `train_regen` (`filmcrew train-regen`)."""
+        model, meta = load_regen(path, device)
+        return cls(model, device, meta)
+
+    @classmethod
+    def tiny(cls, seed: int = 0, k: int = 4, device: str = "cpu") -> RegenEmbedder:
+        """A random-init tiny model (tests, `--debug-models`): right shapes, meaningless pixels."""
+        from dataclasses import replace
+
+        torch.manual_seed(seed)
+        config: RegenConfig = replace(TINY_REGEN_CONFIG, k=k)
+        return cls(RegenModel(config), device, {"tiny": "1"})
+
+    # ----------------------------------------------------------------------------------------------
+    # encode / decode
+
+    @torch.no_grad()
+    def encode(self, frames: np.ndarray, fps: float | None = None) -> RegenLatents:
+        """Latents of a (T, H, W, 3) uint8 clip: one (z_c, z_m) pair per chunk of k+1 frames."""
+        _check_frames(frames)
+        t, h, w = frames.shape[:3]
+        k = self.k
+        n = max(1, math.ceil((t - 1) / k))
+        idx = np.minimum(np.arange(n * k + 1), t - 1)  # pad the last chunk with the last frame
+        ph, pw = -h % 8, -w % 8
+        x = torch.from_numpy(frames[idx]).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        zs = []
+        for j0 in range(0, n, _CHUNK_BATCH):  # a few chunks at a time bounds memory on long clips
+            chunks = torch.stack([x[j * k: j * k + k + 1] for j in range(j0, min(n, j0 + _CHUNK_BATCH))])
+            z_c, z_m = self.model.encode(chunks.transpose(1, 2))  # (b, 3, k+1, H, W) in
+            zs.append(torch.stack([z_c, z_m], dim=1).cpu())
+        return RegenLatents(z=torch.cat(zs), k=k, num_frames=t, height=h, width=w, fps=float(fps or 0.0))
+
+    def _decode_chunks(self, latents: RegenLatents, local: list[torch.Tensor], steps: int,
+                       seed: int) -> list[torch.Tensor]:
+        """Decode chunk j at its local times local[j] (frame units); (T_j, 3, H, W) in [-1, 1] each."""
+        if latents.k != self.k:
+            raise ValueError(f"latents were made with k={latents.k}; this model has k={self.k}")
+        size = (latents.height + (-latents.height % 8), latents.width + (-latents.width % 8))
+        z = latents.z.to(self.device)
+        out = []
+        for j, times in enumerate(local):
+            if len(times) == 0:
+                out.append(torch.empty(0, 3, *size))
+                continue
+            gen = torch.Generator(device=self.device).manual_seed(seed * 100_003 + j)
+            # at most k+1 frames per call: attention cost stays that of one training chunk
+            parts = [self.model.decode(z[j:j + 1, 0], z[j:j + 1, 1], group.to(self.device), steps, size, gen)[0]
+                     for group in times.split(self.k + 1)]
+            out.append(torch.cat(parts).cpu())
+        return out
+
+    def _to_uint8(self, x: torch.Tensor, latents: RegenLatents) -> np.ndarray:
+        x = x[:, :, :latents.height, :latents.width]
+        return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+    def decode(self, latents: RegenLatents, *, steps: int = 1, seed: int = 0) -> np.ndarray:
+        """The clip's T frames back, (T, H, W, 3) uint8; `steps` DDIM steps per chunk (1 is the sharpest in PSNR)."""
+        return self.decode_at(latents, np.arange(latents.num_frames, dtype=np.float64), steps=steps, seed=seed)
+
+    def decode_at(self, latents: RegenLatents, times: Sequence[float], *,
+                  unit: Literal["frames", "seconds"] = "frames", steps: int = 1, seed: int = 0) -> np.ndarray:
+        """Frames at arbitrary times: frame indices (fractional = in between) or seconds (needs latents.fps).
+
+        Times must lie in [0, T−1] frames; returns (len(times), H, W, 3) uint8 in the order given.
+        """
+        tau = np.asarray(times, dtype=np.float64).reshape(-1)
+        if unit == "seconds":
+            if latents.fps <= 0:
+                raise ValueError("latents have no fps: pass frame indices (unit='frames') or encode with fps")
+            tau = tau * latents.fps
+        elif unit != "frames":
+            raise ValueError(f"unit={unit!r}; use 'frames' or 'seconds'")
+        last = latents.num_frames - 1
+        if tau.size and (tau.min() < -1e-6 or tau.max() > last + 1e-6):
+            raise ValueError(f"times span frames {tau.min():.3f}..{tau.max():.3f}; the clip has frames 0..{last}")
+        tau = np.clip(tau, 0, last)
+        n, k = latents.z.shape[0], latents.k
+        chunk = np.minimum(np.floor(tau / k).astype(int), n - 1)
+        local = [torch.tensor(tau[chunk == j] - j * k, dtype=torch.float32) for j in range(n)]
+        decoded = self._decode_chunks(latents, local, steps, seed)
+        frames = torch.empty(len(tau), 3, *decoded[0].shape[-2:]) if n else torch.empty(0)
+        for j in range(n):
+            frames[torch.from_numpy(np.flatnonzero(chunk == j))] = decoded[j]
+        return self._to_uint8(frames, latents)
+
+    def interpolate(self, frames: np.ndarray, fps_in: float, fps_out: float, *, steps: int = 1,
+                    seed: int = 0, keep_originals: bool = False) -> np.ndarray:
+        """The clip at `fps_out` (> fps_in): round(T·fps_out/fps_in) frames decoded at fractional times.
+
+        Output frame i shows time i/fps_out s (held at the last frame past the end). With
+        `keep_originals`, frames that fall exactly on an input frame are the input frame itself;
+        by default every frame is decoded, so sharpness does not flicker between frames.
+        """
+        _check_frames(frames)
+        if fps_in <= 0 or fps_out <= 0:
+            raise ValueError(f"fps_in={fps_in}, fps_out={fps_out}; both must be > 0")
+        latents = self.encode(frames, fps_in)
+        count = max(1, round(len(frames) * fps_out / fps_in))
+        tau = np.minimum(np.arange(count) * fps_in / fps_out, len(frames) - 1)
+        out = self.decode_at(latents, tau, steps=steps, seed=seed)
+        if keep_originals:
+            exact = np.isclose(tau, np.round(tau), atol=1e-9)
+            out[exact] = frames[np.round(tau[exact]).astype(int)]
+        return out
+
+    def save_latents(self, latents: RegenLatents, path: str | Path) -> Path:
+        """What `--store-latents` keeps: the latents as float16 safetensors."""
+        return latents.save(path)
+
+    def load_latents(self, path: str | Path) -> RegenLatents:
+        return RegenLatents.load(path)
+
+    @staticmethod
+    def keyframe_baseline(frames: np.ndarray, k: int, numbers_budget: int) -> tuple[np.ndarray, int]:
+        return keyframe_baseline(frames, k, numbers_budget)
+
+
+# --------------------------------------------------------------------------------------------------
+# Baseline and metrics
+
+
+def keyframe_baseline(frames: np.ndarray, k: int, numbers_budget: int) -> tuple[np.ndarray, int]:
+    """The clip rebuilt from keyframes holding at most `numbers_budget` numbers in all; (frames, numbers used).
+
+    Keyframes are frames 0, k, 2k, … and the last one (the chunk boundaries of the latents), each
+    area-downsampled to the largest size of the same aspect whose 3·h·w fits the budget share; the
+    clip is rebuilt by bilinear upsampling and linear interpolation in time between keyframes.
+    """
+    _check_frames(frames)
+    if k < 1 or numbers_budget < 1:
+        raise ValueError(f"k={k}, numbers_budget={numbers_budget}; both must be >= 1")
+    t, h, w = frames.shape[:3]
+    keys = sorted(set(range(0, t, k)) | {t - 1})
+    per = numbers_budget / (3 * len(keys))
+    s = math.sqrt(per / (h * w))
+    kh, kw = max(1, math.floor(h * s)), max(1, math.floor(w * s))
+    while 3 * kh * kw * len(keys) > numbers_budget and (kh > 1 or kw > 1):
+        kh, kw = max(1, kh - (kh >= kw)), max(1, kw - (kw > kh))
+    x = torch.from_numpy(frames[keys]).permute(0, 3, 1, 2).float()
+    small = F.interpolate(x, size=(kh, kw), mode="area").round().clamp(0, 255)  # stored as uint8
+    big = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    out = torch.empty(t, 3, h, w)
+    for a, b, fa, fb in zip(keys, keys[1:], big, big[1:], strict=False):
+        for i in range(a, b + 1):
+            u = (i - a) / (b - a)
+            out[i] = (1 - u) * fa + u * fb
+    if len(keys) == 1:
+        out[0] = big[0]
+    frames_out = out.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return frames_out, 3 * kh * kw * len(keys)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two uint8 videos over all pixels (one MSE for the whole clip)."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two uint8 videos (Gaussian window σ = 1.5, on luma), frame by frame."""
+    def luma(v: np.ndarray) -> torch.Tensor:
+        v = torch.from_numpy(v).double()
+        return (0.299 * v[..., 0] + 0.587 * v[..., 1] + 0.114 * v[..., 2])[:, None]
+
+    x, y = luma(a), luma(b)
+    r = 5
+    g = torch.exp(-(torch.arange(-r, r + 1, dtype=torch.float64) ** 2) / (2 * 1.5**2))
+    g = g / g.sum()
+
+    def blur(v: torch.Tensor) -> torch.Tensor:
+        v = F.conv2d(F.pad(v, (r, r, 0, 0), mode="replicate"), g.view(1, 1, 1, -1))
+        return F.conv2d(F.pad(v, (0, 0, r, r), mode="replicate"), g.view(1, 1, -1, 1))
+
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+    return float(s.mean())
