@@ -19,7 +19,7 @@ from filmcrew.artifacts import ArtifactStore
 from filmcrew.config import RunOptions
 from filmcrew.replay import ReplayDivergence
 from filmcrew.tracing import TraceError, read_trace
-from tests.graphs.test_llm_crew import PLAN
+from tests.graphs.test_llm_crew import PLAN, annotation_answer
 from tests.llm.openai_stub import OpenAIStub
 
 SMALL = {"width": 128, "height": 72, "fps": 24, "candidates": 1, "beam": 2, "duration_s": 4.0}
@@ -34,13 +34,7 @@ def stub_answer(body: dict) -> dict:
     if tool == "StoryPlan":
         return PLAN
     if tool == "PhysicsAnnotation":
-        shot = prompt.split('Set shot_id to "')[1].split('"')[0]
-        return {"shot_id": shot, "caption": "a steel ball rolls into a crate",
-                "physics_text": "momentum passes from the ball to the crate on impact",
-                "dynamics": ["collision", "rigid body motion"], "thermodynamics": [], "optics": [],
-                "camera_motion": False, "state_changes": ["no change"],
-                "materials": [{"name": "steel", "density_min": 7.85, "density_max": 7.85}],
-                "time_range_s": [0, 4], "temperature_c": [20, 25]}
+        return annotation_answer(body)
     reviewer = prompt.split("You are the ")[1].split(" reviewer")[0]
     first_strict = STRICT in prompt and "Melody (ABC)" in prompt and not stub_answer.failed
     if reviewer == "rhythm" and first_strict:

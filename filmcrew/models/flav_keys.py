@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from filmcrew.models.flav import FLAV, TINY_FLAV_CONFIG, FLAVConfig
+from filmcrew.models.hub import cached_snapshots, is_repo_id
 
 LS_REPO = "MaverickAlex/R-FLAV-B-1-LS"
 AIST_REPO = "MaverickAlex/R-FLAV-B-1-AIST"
@@ -160,35 +161,16 @@ def load_state(model: FLAV, published: dict[str, torch.Tensor]) -> None:
     model.load_state_dict(ours, strict=True)
 
 
-def _cached_snapshots(repo_id: str) -> list[Path]:
-    """Snapshot folders of `repo_id` in the local HF cache, newest first; never downloads."""
-    try:
-        from huggingface_hub import scan_cache_dir
-
-        from filmcrew.tools.wisa_weights import hf_cache_dir
-
-        info = scan_cache_dir(hf_cache_dir())
-    except Exception:  # no cache yet, or an unreadable one: nothing is cached
-        return []
-    snaps = []
-    for repo in info.repos:
-        if repo.repo_id == repo_id and repo.repo_type == "model":
-            revs = sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True)
-            snaps += [Path(r.snapshot_path) for r in revs]
-    return snaps
-
-
 def locate_flav(spec: str | None) -> Path:
     """The folder holding config.json + model.safetensors: a path, or a hub id in the HF cache."""
     spec = spec or DEFAULT_REPO
     path = Path(spec).expanduser()
-    candidates = [path] if path.is_dir() else _cached_snapshots(spec)
+    candidates = [path] if path.is_dir() else cached_snapshots(spec)
     for folder in candidates:
         if all((folder / f).exists() for f in MODEL_FILES):
             return folder
     where = f"folder {path}" if path.is_dir() else f"the HF cache ({spec})"
-    fetch = spec if not path.is_dir() and "/" in spec and not spec.startswith((".", "/", "~")) \
-        else DEFAULT_REPO
+    fetch = spec if not path.is_dir() and is_repo_id(spec) else DEFAULT_REPO
     raise FlavWeightsMissing(
         f"RFLAV weights ({', '.join(MODEL_FILES)}) not found in {where} "
         f"(`huggingface-cli download {fetch}`, or set FILMCREW_RFLAV_MODEL to its folder; "

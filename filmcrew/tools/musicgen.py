@@ -159,7 +159,7 @@ def tiny_musicgen_melody(seed: int = 0, *, window_s: float = 2.0) -> MusicgenBun
 
 def find_musicgen(model: str | None) -> Path:
     """The local folder of a MusicGen checkpoint: a path, or a hub id already in the HF cache."""
-    from filmcrew.tools.wisa_weights import _cached_snapshots, _is_repo_id
+    from filmcrew.models.hub import cached_snapshots, is_repo_id
 
     spec = model or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
     path = Path(spec).expanduser()
@@ -167,11 +167,11 @@ def find_musicgen(model: str | None) -> Path:
         if not (path / "config.json").exists():
             raise MusicgenWeightsMissing(f"MusicGen folder {path} has no config.json")
         return path
-    if _is_repo_id(spec):
-        for snap in _cached_snapshots(spec):
+    if is_repo_id(spec):
+        for snap in cached_snapshots(spec):
             if (snap / "config.json").exists():
                 return snap
-    fetch = spec if _is_repo_id(spec) else DEFAULT_MODEL
+    fetch = spec if is_repo_id(spec) else DEFAULT_MODEL
     raise MusicgenWeightsMissing(
         f"MusicGen model {spec} not found locally (`huggingface-cli download {fetch}`, or set "
         f"{ENV_MODEL} to its folder); or run with --debug-models")

@@ -105,7 +105,11 @@ class AudiocraftComposer:
                 progress: Progress | None = None) -> tuple[ArtifactRef, ArtifactRef]:
         """(score JSON transcribed from the music, one-stem "music" WAV at `sample_rate`)."""
         from filmcrew.tools.musicgen import describe
-        from filmcrew.tools.musicgen_composer import feedback_knobs, resample_exact
+        from filmcrew.tools.musicgen_composer import (
+            feedback_knobs,
+            resample_exact,
+            transcribed_score,
+        )
 
         if duration_s <= 0 or sample_rate <= 0:
             raise ValueError(f"duration {duration_s} s at {sample_rate} Hz; both must be > 0")
@@ -137,20 +141,5 @@ class AudiocraftComposer:
                                         media_type="audio/wav", make=make_stems,
                                         model=self.model, seed=gen_seed)
 
-        def make_score(path: Path) -> dict:
-            from filmcrew.tools.media import read_audio
-            from filmcrew.tools.transcribe import transcribe
-
-            audio, sr = read_audio(store.path(stems_ref))
-            score = transcribe(audio.reshape(audio.shape[0], -1)[:, 0], sr, brief=knobs.brief,
-                               spots=spots, sections=[(a, b) for a, b, _ in sections] or None)
-            score.feedback_applied = [*knobs.applied, *score.feedback_applied]
-            return ArtifactStore.json_writer(score.to_json())(path) or {}
-
-        score_ref = store.get_or_create(node, "transcribe", AUDIOCRAFT_VERSION,
-                                        {"brief": knobs.brief.model_dump(mode="json"),
-                                         "spots": spots.model_dump(mode="json"),
-                                         "sections": sections},
-                                        ext="json", media_type="application/json",
-                                        make=make_score, inputs=[stems_ref])
-        return score_ref, stems_ref
+        return transcribed_score(store, node, AUDIOCRAFT_VERSION, stems_ref, knobs, spots,
+                                 sections), stems_ref

@@ -141,30 +141,37 @@ class MusicgenComposer:
                                         media_type="audio/wav", make=make_stems,
                                         model=self.model_id(), seed=gen_seed)
 
-        def make_score(path: Path) -> dict:
-            from filmcrew.tools.media import read_audio
-            from filmcrew.tools.transcribe import transcribe
+        return transcribed_score(store, node, MUSICGEN_VERSION, stems_ref, knobs, spots,
+                                 sections), stems_ref
 
-            audio, sr = read_audio(store.path(stems_ref))
-            score = transcribe(audio.reshape(audio.shape[0], -1)[:, 0], sr, brief=knobs.brief, spots=spots,
-                               sections=[(a, b) for a, b, _ in sections] or None)
-            score.feedback_applied = [*knobs.applied, *score.feedback_applied]
-            return ArtifactStore.json_writer(score.to_json())(path) or {}
 
-        score_ref = store.get_or_create(node, "transcribe", MUSICGEN_VERSION,
-                                        {"brief": knobs.brief.model_dump(mode="json"),
-                                         "spots": spots.model_dump(mode="json"),
-                                         "sections": sections},
-                                        ext="json", media_type="application/json",
-                                        make=make_score, inputs=[stems_ref])
-        return score_ref, stems_ref
+def transcribed_score(store: ArtifactStore, node: str, version: str, stems: ArtifactRef,
+                      knobs: Knobs, spots: RhythmSpots,
+                      sections: list[tuple[float, float, float]]) -> ArtifactRef:
+    """The generated music transcribed to a `Score` (cached), for the critics to read as notes."""
+
+    def make(path: Path) -> dict:
+        from filmcrew.tools.media import read_audio
+        from filmcrew.tools.transcribe import transcribe
+
+        audio, sr = read_audio(store.path(stems))
+        score = transcribe(audio.reshape(audio.shape[0], -1)[:, 0], sr, brief=knobs.brief,
+                           spots=spots, sections=[(a, b) for a, b, _ in sections] or None)
+        score.feedback_applied = [*knobs.applied, *score.feedback_applied]
+        return ArtifactStore.json_writer(score.to_json())(path) or {}
+
+    return store.get_or_create(node, "transcribe", version,
+                               {"brief": knobs.brief.model_dump(mode="json"),
+                                "spots": spots.model_dump(mode="json"), "sections": sections},
+                               ext="json", media_type="application/json", make=make,
+                               inputs=[stems])
 
 
 def resample_exact(audio: np.ndarray, sr: int, target_sr: int, duration_s: float) -> np.ndarray:
     """`audio` at `target_sr` (soxr, high quality), cut or zero-padded to exactly
     round(duration_s * target_sr) samples."""
-    import soxr
+    from filmcrew.tools.media import resample
 
-    y = audio if sr == target_sr else soxr.resample(audio.astype(np.float32), sr, target_sr, "HQ")
+    y = resample(audio, sr, target_sr)
     n = round(duration_s * target_sr)
     return np.pad(y, (0, max(0, n - y.size)))[:n].astype(np.float32)

@@ -71,7 +71,7 @@ def _batch(bundle: Any, pair: Pair, max_seconds: float, cache: dict[Path, Any]) 
     """Model inputs for one pair: text ids, the window's rhythm chroma, delayed code labels."""
     import torch
 
-    from filmcrew.tools.media import read_audio
+    from filmcrew.tools.media import read_audio, resample
     from filmcrew.tools.musicgen import _window_chroma, rhythm_chroma
 
     if pair.audio in cache:
@@ -79,10 +79,7 @@ def _batch(bundle: Any, pair: Pair, max_seconds: float, cache: dict[Path, Any]) 
     model = bundle.model
     audio, sr = read_audio(pair.audio)
     x = audio.reshape(audio.shape[0], -1).mean(axis=1)
-    if sr != bundle.sample_rate:
-        import soxr
-
-        x = soxr.resample(x, sr, bundle.sample_rate)
+    x = resample(x, sr, bundle.sample_rate)
     seconds = min(max_seconds, bundle.max_window_s, x.size / bundle.sample_rate)
     x = x[: round(seconds * bundle.sample_rate)].astype(np.float32)
     dev, k = model.device, bundle.num_codebooks

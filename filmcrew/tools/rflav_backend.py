@@ -179,9 +179,9 @@ def _vae_present(spec: str) -> bool:
     path = Path(spec).expanduser()
     if path.is_dir():
         return (path / "config.json").exists()
-    from filmcrew.models.flav_keys import _cached_snapshots
+    from filmcrew.models.hub import cached_snapshots
 
-    return any((s / "config.json").exists() for s in _cached_snapshots(spec))
+    return any((s / "config.json").exists() for s in cached_snapshots(spec))
 
 
 _CACHE: dict[tuple, Any] = {}

@@ -11,10 +11,11 @@ crew can say exactly what to fetch before anything heavy starts.
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from filmcrew.models.hub import cached_snapshots, hf_cache_dir, is_repo_id
 
 Base = Literal["cogvideox", "wan"]
 BASES: tuple[str, ...] = ("cogvideox", "wan")
@@ -58,27 +59,6 @@ def check_base(base: str) -> str:
     return base
 
 
-def _is_repo_id(spec: str) -> bool:
-    return not Path(spec).expanduser().exists() and spec.count("/") >= 1 and not spec.startswith(
-        ("/", ".", "~"))
-
-
-def _cached_snapshots(repo_id: str) -> list[Path]:
-    """Snapshot folders of `repo_id` in the local HF cache (newest first); never downloads."""
-    try:
-        from huggingface_hub import scan_cache_dir
-
-        info = scan_cache_dir(hf_cache_dir())
-    except Exception:  # no cache dir yet, or an unreadable one: nothing is cached
-        return []
-    out = []
-    for repo in info.repos:
-        if repo.repo_id == repo_id and repo.repo_type == "model":
-            revs = sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True)
-            out += [Path(r.snapshot_path) for r in revs]
-    return out
-
-
 def find_base_model(base: str, model: str | None) -> Path:
     """The local folder of the base model (a path, or a hub id found in the HF cache)."""
     check_base(base)
@@ -91,16 +71,16 @@ def find_base_model(base: str, model: str | None) -> Path:
                 f"base model folder {path} lacks {', '.join(missing)}; it must be a diffusers "
                 f"layout (e.g. huggingface-cli download {DEFAULT_MODELS[base]} --local-dir {path})")
         return path
-    if _is_repo_id(spec):
+    if is_repo_id(spec):
         from huggingface_hub import try_to_load_from_cache
 
-        for snap in _cached_snapshots(spec):
+        for snap in cached_snapshots(spec):
             if all((snap / f).exists() for f in BASE_FILES):
                 return snap
         hit = try_to_load_from_cache(spec, "transformer/config.json", cache_dir=hf_cache_dir())
         if isinstance(hit, str):  # a cache laid out differently from scan_cache_dir's view
             return Path(hit).parents[1]
-    fetch = spec if _is_repo_id(spec) else DEFAULT_MODELS[base]
+    fetch = spec if is_repo_id(spec) else DEFAULT_MODELS[base]
     raise WisaWeightsMissing(
         f"base model {spec} not found (`huggingface-cli download {fetch}`, or set "
         "FILMCREW_WISA_MODEL to its folder)")
@@ -125,12 +105,12 @@ def find_wisa_files(base: str, wisa_dir: str | None) -> tuple[Path, Path]:
     check_base(base)
     spec = wisa_dir or WISA_REPO
     path = Path(spec).expanduser()
-    roots = [path] if path.is_dir() else (_cached_snapshots(spec) if _is_repo_id(spec) else [])
+    roots = [path] if path.is_dir() else (cached_snapshots(spec) if is_repo_id(spec) else [])
     found = _pick_folder(roots, base)
     if found:
         return found
     include = f" --include '{WAN_SUBFOLDER}/*'" if base == "wan" else ""
-    where = str(path) if path.is_dir() or not _is_repo_id(spec) else f"the HF cache ({spec})"
+    where = str(path) if path.is_dir() or not is_repo_id(spec) else f"the HF cache ({spec})"
     raise WisaWeightsMissing(
         f"WISA {base} weights ({PHYS_FILE}, {LORA_FILE}) not found in {where} "
         f"(`huggingface-cli download {WISA_REPO}{include}`, or set FILMCREW_WISA_DIR to their folder)")
@@ -173,17 +153,6 @@ def locate_wisa(base: str, *, model: str | None = None, wisa_dir: str | None = N
         raise WisaWeightsMissing("wisa: " + "; ".join(errors) + "; or run with --debug-models")
     assert model_dir is not None and phys_lora is not None
     return WisaFiles(base=base, model_dir=model_dir, phys=phys_lora[0], lora=phys_lora[1])
-
-
-def hf_cache_dir() -> str:
-    """The HF hub cache, read from the environment at call time (HF_HUB_CACHE, then HF_HOME/hub)."""
-    from huggingface_hub import constants
-
-    if os.environ.get("HF_HUB_CACHE"):
-        return os.environ["HF_HUB_CACHE"]
-    if os.environ.get("HF_HOME"):
-        return os.path.join(os.environ["HF_HOME"], "hub")
-    return str(constants.HF_HUB_CACHE)
 
 
 _LORA_SUFFIXES = ((".lora_A.weight", "A"), (".lora_B.weight", "B"), (".lora.down.weight", "A"),

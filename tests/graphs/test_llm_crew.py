@@ -33,6 +33,17 @@ PLAN = {
 }
 
 
+def annotation_answer(body: dict) -> dict:
+    """The stub's physics annotation for the shot the prompt names."""
+    shot = re.search(r'Set shot_id to "([^"]+)"', body["messages"][1]["content"]).group(1)
+    return {"shot_id": shot, "caption": "a steel ball rolls into a crate",
+            "physics_text": "momentum passes from the ball to the crate on impact",
+            "dynamics": ["collision", "rigid body motion"], "thermodynamics": [], "optics": [],
+            "camera_motion": False, "state_changes": ["no change"],
+            "materials": [{"name": "steel", "density_min": 7.85, "density_max": 7.85}],
+            "time_range_s": [0, 4], "temperature_c": [20, 25]}
+
+
 def answer(body):
     tool = body["tools"][0]["function"]["name"]
     text = body["messages"][-1]["content"] if isinstance(body["messages"][-1]["content"], str) else ""
@@ -41,13 +52,7 @@ def answer(body):
             return {**PLAN, "shots": PLAN["shots"][:2]}  # durations add up to 2.5 s, not 4: repaired
         return PLAN
     if tool == "PhysicsAnnotation":
-        shot = re.search(r'Set shot_id to "([^"]+)"', body["messages"][1]["content"]).group(1)
-        return {"shot_id": shot, "caption": "a steel ball rolls into a crate",
-                "physics_text": "momentum passes from the ball to the crate on impact",
-                "dynamics": ["collision", "rigid body motion"], "thermodynamics": [], "optics": [],
-                "camera_motion": False, "state_changes": ["no change"],
-                "materials": [{"name": "steel", "density_min": 7.85, "density_max": 7.85}],
-                "time_range_s": [0, 4], "temperature_c": [20, 25]}
+        return annotation_answer(body)
     if tool == "Critique":
         reviewer = re.search(r"You are the (\w+) reviewer", body["messages"][1]["content"]).group(1)
         return {"reviewer": reviewer, "passed": True, "reasons": [], "measured": {}}
