@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from filmcrew.tools.video import previz_request
+
 G = 9.81
 MIN_FRAMES = 8  # fewer frames of free flight do not pin a parabola down
 MAX_SIGMA_REL = 0.05  # a fit less certain than ±5 % of g checks nothing
@@ -26,15 +28,6 @@ COLOR_TOL = 60  # L1 distance in RGB: H.264 at small sizes shifts flat colours b
 
 def not_measurable(reason: str) -> dict[str, Any]:
     return {"measurable": False, "reason": reason}
-
-
-def previz_params(shot: Any, annotation: Any, *, width: int, height: int, fps: int,
-                  shot_number: int, style: str, overlay: bool) -> dict[str, Any]:
-    """The previz tool's request, exactly as `PrevizGenerator.generate` hashes it."""
-    return {"shot": shot.model_dump(mode="json"),
-            "annotation": annotation.model_dump(mode="json") if annotation else None,
-            "width": width, "height": height, "fps": fps, "shot_number": shot_number,
-            "style": style, "overlay": overlay}
 
 
 def free_flight(y: np.ndarray, fps: float, *, min_frames: int = 5) -> list[tuple[int, int]]:
@@ -147,7 +140,7 @@ def measure_gravity(frames: np.ndarray, clip_index: np.ndarray, *, shot: Any, an
     from filmcrew.tools.previz import render_previz
     from filmcrew.tools.video import PREVIZ_VERSION
 
-    params = previz_params(shot, annotation, width=width, height=height, fps=fps,
+    params = previz_request(shot, annotation, width=width, height=height, fps=fps,
                            shot_number=shot_number, style=style, overlay=overlay)
     if recorded_hash is not None and params_hash("previz", PREVIZ_VERSION, params, seed=seed) != recorded_hash:
         return not_measurable("re-simulation parameters differ from the recorded previz call")

@@ -15,6 +15,15 @@ WISA_VERSION = "1"
 SYNCOS_VERSION = "1"
 
 
+def previz_request(shot: Shot, annotation: PhysicsAnnotation | None, *, width: int, height: int,
+                   fps: int, shot_number: int, style: str, overlay: bool) -> dict[str, Any]:
+    """What a previz clip is made from (and cached under); the evaluator re-simulates from it."""
+    return {"shot": shot.model_dump(mode="json"),
+            "annotation": annotation.model_dump(mode="json") if annotation else None,
+            "width": width, "height": height, "fps": fps, "shot_number": shot_number,
+            "style": style, "overlay": overlay}
+
+
 class PrevizGenerator:
     """The CPU default: a 2D physics animatic of the shot (tools/previz)."""
 
@@ -27,12 +36,8 @@ class PrevizGenerator:
                  annotation: PhysicsAnnotation | None, *, seed: int, width: int, height: int,
                  fps: int, shot_number: int, style: str, global_prompt: str = "",
                  progress: Progress | None = None) -> ArtifactRef:
-        params = {
-            "shot": shot.model_dump(mode="json"),
-            "annotation": annotation.model_dump(mode="json") if annotation else None,
-            "width": width, "height": height, "fps": fps, "shot_number": shot_number,
-            "style": style, "overlay": self.overlay,
-        }
+        params = previz_request(shot, annotation, width=width, height=height, fps=fps,
+                                shot_number=shot_number, style=style, overlay=self.overlay)
 
         def make(path: Path) -> dict:
             from filmcrew.tools.media import write_video
