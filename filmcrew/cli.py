@@ -306,7 +306,7 @@ def train_regen(
         make_previz_clips(folder, previz, size=(64, 64), seed=seed)
     config = default_config(k, tiny=debug_models)
     result = fit(folder, out, config, minutes=minutes, steps=steps, seed=seed,
-                 lr=2e-3 if debug_models else 1e-4)
+                 lr=6e-3 if debug_models else 1e-4)
     console.print(f"[bold green]checkpoint:[/] {result['checkpoint']} (step {result['step']}, loss "
                   f"{result['loss_first']:.4f} → {result['loss_last']:.4f}); use it with "
                   f"FILMCREW_REGEN_CHECKPOINT={result['checkpoint']} filmcrew run --interpolate-fps 48",

@@ -8,7 +8,10 @@ LangGraph or the agents, so a script can use them directly. `progress(step, tota
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
 
 from filmcrew.artifacts import ArtifactStore
 from filmcrew.schemas import ArtifactRef, MusicBrief, PhysicsAnnotation, RhythmSpots, Shot
@@ -47,3 +50,24 @@ class MusicGenerator(Protocol):
                 sections: list[tuple[float, float, float]], duration_s: float, *, seed: int,
                 feedback: list[str], sample_rate: int,
                 progress: Progress | None = None) -> tuple[ArtifactRef, ArtifactRef]: ...
+
+
+@runtime_checkable
+class VideoEmbedder(Protocol):
+    """Encodes clips to compact latents and decodes them back, at the frame grid or at any frame time."""
+
+    name: str
+
+    def encode(self, frames: np.ndarray, fps: float | None = None) -> Any: ...
+
+    def decode(self, latents: Any, *, steps: int = 1, seed: int = 0) -> np.ndarray: ...
+
+    def decode_at(self, latents: Any, times: Sequence[float], *, unit: Literal["frames", "seconds"] = "frames",
+                  steps: int = 1, seed: int = 0) -> np.ndarray: ...
+
+    def interpolate(self, frames: np.ndarray, fps_in: float, fps_out: float, *, steps: int = 1,
+                    seed: int = 0) -> np.ndarray: ...
+
+    def save_latents(self, latents: Any, path: str | Path) -> Path: ...
+
+    def load_latents(self, path: str | Path) -> Any: ...

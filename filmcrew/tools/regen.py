@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal
 
 import numpy as np
 import torch
@@ -29,27 +29,6 @@ from filmcrew.models.regen import TINY_REGEN_CONFIG, RegenConfig, RegenModel, lo
 
 LATENTS_FORMAT = "filmcrew-regen-latents"
 _CHUNK_BATCH = 8  # chunks encoded per forward pass
-
-
-@runtime_checkable
-class VideoEmbedder(Protocol):
-    """Encodes clips to compact latents and decodes them back, at the frame grid or at any frame time."""
-
-    name: str
-
-    def encode(self, frames: np.ndarray, fps: float | None = None) -> Any: ...
-
-    def decode(self, latents: Any, *, steps: int = 1, seed: int = 0) -> np.ndarray: ...
-
-    def decode_at(self, latents: Any, times: Sequence[float], *, unit: Literal["frames", "seconds"] = "frames",
-                  steps: int = 1, seed: int = 0) -> np.ndarray: ...
-
-    def interpolate(self, frames: np.ndarray, fps_in: float, fps_out: float, *, steps: int = 1,
-                    seed: int = 0) -> np.ndarray: ...
-
-    def save_latents(self, latents: Any, path: str | Path) -> Path: ...
-
-    def load_latents(self, path: str | Path) -> Any: ...
 
 
 @dataclass

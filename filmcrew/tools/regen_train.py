@@ -3,7 +3,9 @@
 Each step draws k+1 consecutive frames from a random clip at a random start, crops a random window of
 70–100 % of the frame (the training aspect ratio, random position, random horizontal flip), resizes
 it to `config.train_size` and minimises the diffusion loss of encoder and decoder together (AdamW,
-gradient clipping, a short warm-up). A checkpoint is two safetensors files: the model (config and
+gradient clipping, a short linear warm-up, then a cosine decay of the learning rate to zero over the
+call's budget — steps or wall time, whichever runs out first: on a fixed CPU budget the decay is worth
+more than the steps it costs). A checkpoint is two safetensors files: the model (config and
 optimiser step in its metadata, what `RegenEmbedder.from_checkpoint` reads) and a sibling
 `*.optim.safetensors` with the AdamW moments and the loss history, so a resumed run continues from
 the saved step with the same loss curve.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -34,7 +37,7 @@ __all__ = ["TINY_REGEN_CONFIG", "default_config", "list_clips", "load_clips", "m
            "optimizer_path", "sample_batch", "train_regen"]
 
 _VIDEO_EXT = (".mp4",)
-_WARMUP = 50  # steps of linear learning-rate warm-up (a fresh AdamW on a fresh DiT is jumpy)
+_WARMUP = 100  # steps of linear learning-rate warm-up (a fresh AdamW on a fresh DiT is jumpy)
 _SAVE_EVERY_S = 120.0  # a long run also checkpoints on the way, so a crash loses little
 
 
@@ -164,9 +167,12 @@ def train_regen(folder: Path, out: Path, config: RegenConfig, *, minutes: float,
              "train": json.dumps({"folder": str(folder), **asdict(config)})}
     model.train()
     step, last_save = start, time.monotonic()
-    while step < steps and time.monotonic() - t0 < minutes * 60:
+    budget_s = minutes * 60
+    while step < steps and time.monotonic() - t0 < budget_s:
+        # progress through this call's budget: steps or seconds, whichever is further along
+        progress = max((step - start) / max(1, steps - start), (time.monotonic() - t0) / budget_s)
         for g in opt.param_groups:
-            g["lr"] = lr * min(1.0, (step + 1) / _WARMUP)
+            g["lr"] = lr * min(1.0, (step + 1) / _WARMUP) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
         loss = model.loss(sample_batch(clips, config, batch, rng), generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -25,6 +25,15 @@ def _model(k: int = 4, seed: int = 0) -> RegenModel:
     return RegenModel(replace(TINY_REGEN_CONFIG, k=k)).eval()
 
 
+def _trained_outputs(model: RegenModel) -> RegenModel:
+    """The output layers start at zero (DiT practice); give them weights as the first updates would."""
+    with torch.no_grad():
+        for layer in (model.dit.head, model.skip):
+            layer.weight.normal_(0, 0.02)
+            layer.bias.normal_(0, 0.02)
+    return model
+
+
 def _video(k: int, h: int = 16, w: int = 24, seed: int = 1) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.rand(2, 3, k + 1, h, w, generator=g) * 2 - 1
@@ -54,7 +63,7 @@ def test_content_latent_depends_only_on_the_first_frame() -> None:
 
 def test_decoder_has_no_positional_encoding_of_its_own() -> None:
     """Permuting tokens and conditioning together permutes the output: only the conditioning says where."""
-    model = _model()
+    model = _trained_outputs(_model())
     g = torch.Generator().manual_seed(3)
     n, d = 24, TINY_REGEN_CONFIG.dit_hidden
     tokens, cond = torch.randn(1, n, 192, generator=g), torch.randn(1, n, d, generator=g)
@@ -69,8 +78,12 @@ def test_decoder_has_no_positional_encoding_of_its_own() -> None:
 
 
 def test_moving_the_latents_moves_the_decoded_content() -> None:
-    """Rolling z by one latent cell rolls the prediction by 8 pixels: no absolute position anywhere."""
-    model, v = _model(), _video(4, 24, 32)
+    """Rolling z by one latent cell rolls the prediction by 8 pixels: no absolute position anywhere.
+
+    Exact for the DiT; the read-out's 16-pixel windows see the (replicated) edge, so the check is on the
+    patch column whose windows never reach the edge or the wrapped column.
+    """
+    model, v = _trained_outputs(_model()), _video(4, 24, 32)
     g = torch.Generator().manual_seed(4)
     with torch.no_grad():
         z_c, z_m = model.encode(v)
@@ -80,7 +93,8 @@ def test_moving_the_latents_moves_the_decoded_content() -> None:
         out = model.velocity(x_t, t, model.condition(z_c, z_m, times, (24, 32)))
         rolled = model.velocity(x_t.roll(8, dims=-1), t,
                                 model.condition(z_c.roll(1, dims=-1), z_m.roll(1, dims=-1), times, (24, 32)))
-    torch.testing.assert_close(rolled, out.roll(8, dims=-1), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(rolled[..., 16:24], out.roll(8, dims=-1)[..., 16:24], atol=1e-5, rtol=1e-5)
+    assert (rolled - out).abs().max() > 1e-3  # the conditioning does move the output
 
 
 def test_decode_returns_the_frames_asked_for_at_any_size_and_time() -> None:
@@ -103,7 +117,7 @@ def test_decode_returns_the_frames_asked_for_at_any_size_and_time() -> None:
 
 
 def test_loss_is_finite_and_reaches_every_part(tmp_path) -> None:
-    model = _model()
+    model = _trained_outputs(_model())
     model.train()
     loss = model.loss(_video(4), generator=torch.Generator().manual_seed(0))
     loss.backward()

@@ -11,17 +11,15 @@ import torch
 
 from filmcrew.models.regen import TINY_REGEN_CONFIG
 from filmcrew.tools.media import read_video
+from filmcrew.tools.protocols import VideoEmbedder
 from filmcrew.tools.regen import (
     RegenEmbedder,
     RegenLatents,
-    VideoEmbedder,
     keyframe_baseline,
     psnr,
     ssim,
 )
 from filmcrew.tools.regen_train import make_previz_clips, optimizer_path, train_regen
-
-torch.set_num_threads(1)
 
 
 def _clip(t: int = 13, h: int = 36, w: int = 40, seed: int = 0) -> np.ndarray:
@@ -114,8 +112,12 @@ def test_training_checkpoints_and_resumes_the_step_count(tmp_path: Path) -> None
 
 
 # --------------------------------------------------------------------------------------------------
-# The one training run: a tiny REGEN, <= 90 s of CPU, evaluated on held-out previz clips.
-
+# The one training run: a tiny REGEN trained for 2500 steps (about 2.3 min on 2 cores), evaluated on
+# held-out previz clips. Measured on the 6 held-out clips below (keyframes + linear interpolation at
+# equal numbers: 26.40 dB): training seed 0, 2500 steps in 133 s → REGEN 27.38 dB; seed 1, 141 s →
+# 27.39 dB. Step-bound, so the result does not depend on how busy the machine is. At 90 s (about 1100
+# steps) REGEN only ties the baseline (26.3–26.7 dB); before the read-out skip, the cosine decay, lr 6e-3
+# and the narrower encoder/DiT, 90 s gave 21.0 dB.
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
@@ -124,7 +126,13 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     held = make_previz_clips(root / "held", 6, size=(32, 32), seconds=2.0, fps=12, seed=1)
     config = replace(TINY_REGEN_CONFIG, train_size=(32, 32))
     ckpt = root / "regen.safetensors"
-    result = train_regen(root / "train", ckpt, config, minutes=1.4, steps=600, seed=0, batch=8, lr=2e-3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        result = train_regen(root / "train", ckpt, config, minutes=6, steps=2500, seed=0, batch=8,
+                             lr=6e-3)
+    finally:
+        torch.set_num_threads(threads)
     trained_emb, untrained = RegenEmbedder.from_checkpoint(ckpt), RegenEmbedder.tiny(seed=0, k=4)
     scores: dict[str, list[float]] = {"regen": [], "keyframes": [], "untrained": [], "mean_colour": []}
     for path in held:
@@ -147,13 +155,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_tiny_regen_learns_to_reconstruct_held_out_previz_clips(trained: dict) -> None:
-    assert trained["seconds"] <= 90
+    assert trained["steps"] == 2500  # step-bound; the 6-minute cap is only a guard
     assert trained["loss_last"] < trained["loss_first"] / 3
     assert trained["regen"] > trained["untrained"] + 5.0
     assert trained["regen"] > trained["mean_colour"] + 1.0  # it encodes the picture, not just its colour
 
 
-@pytest.mark.xfail(strict=True, reason="90 s of CPU is too little: held-out PSNR is ~21 dB vs 26.4 dB for "
-                   "keyframes; 3 min 22.7 vs 25.9, 10 min 24.5 vs 25.9 (benchmarks/regen_compression.py)")
 def test_tiny_regen_beats_keyframes_at_equal_compression(trained: dict) -> None:
+    # the same number of stored numbers; measured +0.99 / +1.00 dB for training seeds 0 / 1
     assert trained["regen"] > trained["keyframes"] + 0.5
