@@ -104,22 +104,11 @@ class AudiocraftComposer:
                 feedback: list[str], sample_rate: int,
                 progress: Progress | None = None) -> tuple[ArtifactRef, ArtifactRef]:
         """(score JSON transcribed from the music, one-stem "music" WAV at `sample_rate`)."""
-        from filmcrew.tools.musicgen import describe
-        from filmcrew.tools.musicgen_composer import (
-            feedback_knobs,
-            resample_exact,
-            transcribed_score,
-        )
+        from filmcrew.tools.musicgen_composer import plan_take, resample_exact, transcribed_score
 
-        if duration_s <= 0 or sample_rate <= 0:
-            raise ValueError(f"duration {duration_s} s at {sample_rate} Hz; both must be > 0")
-        knobs = feedback_knobs(brief, list(feedback), guidance_scale=self.guidance_scale)
-        description = ", ".join([describe(knobs.brief), *knobs.extra_words])
-        params = {"description": description, "spots": spots.model_dump(mode="json"),
-                  "tonic": knobs.brief.key, "accent": knobs.accent_spots,
-                  "guidance_scale": knobs.guidance_scale, "duration_s": duration_s,
-                  "sample_rate": sample_rate, "seed_offset": knobs.seed_offset}
-        gen_seed = seed + knobs.seed_offset
+        knobs, description, params, gen_seed = plan_take(
+            brief, spots, feedback, seed, guidance_scale=self.guidance_scale, duration_s=duration_s,
+            sample_rate=sample_rate)
 
         def make_stems(path: Path) -> dict:
             from filmcrew.tools.media import write_audio

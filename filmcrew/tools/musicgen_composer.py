@@ -104,18 +104,9 @@ class MusicgenComposer:
                 progress: Progress | None = None) -> tuple[ArtifactRef, ArtifactRef]:
         """(score JSON transcribed from the music, stems WAV with one channel "music" at
         `sample_rate`, exactly `duration_s` long). Both cached by their parameters."""
-        if duration_s <= 0 or sample_rate <= 0:
-            raise ValueError(f"duration {duration_s} s at {sample_rate} Hz; both must be > 0")
-        knobs = feedback_knobs(brief, list(feedback), guidance_scale=self.guidance_scale)
-        from filmcrew.tools.musicgen import describe
-
-        description = ", ".join([describe(knobs.brief), *knobs.extra_words])
-        params = {"description": description, "spots": spots.model_dump(mode="json"),
-                  "tonic": knobs.brief.key, "accent": knobs.accent_spots,
-                  "guidance_scale": knobs.guidance_scale, "duration_s": duration_s,
-                  "sample_rate": sample_rate, "window_s": self.window_s, "overlap_s": self.overlap_s,
-                  "seed_offset": knobs.seed_offset}
-        gen_seed = seed + knobs.seed_offset
+        knobs, description, params, gen_seed = plan_take(
+            brief, spots, feedback, seed, guidance_scale=self.guidance_scale, duration_s=duration_s,
+            sample_rate=sample_rate, window_s=self.window_s, overlap_s=self.overlap_s)
 
         def make_stems(path: Path) -> dict:
             from filmcrew.tools.media import write_audio
@@ -143,6 +134,24 @@ class MusicgenComposer:
 
         return transcribed_score(store, node, MUSICGEN_VERSION, stems_ref, knobs, spots,
                                  sections), stems_ref
+
+
+def plan_take(brief: MusicBrief, spots: RhythmSpots, feedback: list[str], seed: int, *,
+              guidance_scale: float, duration_s: float, sample_rate: int,
+              **extra: float | None) -> tuple[Knobs, str, dict, int]:
+    """One round's generation: the knobs the feedback sets, the text description, the parameters
+    the music is cached under, and the sampling seed."""
+    from filmcrew.tools.musicgen import describe
+
+    if duration_s <= 0 or sample_rate <= 0:
+        raise ValueError(f"duration {duration_s} s at {sample_rate} Hz; both must be > 0")
+    knobs = feedback_knobs(brief, list(feedback), guidance_scale=guidance_scale)
+    description = ", ".join([describe(knobs.brief), *knobs.extra_words])
+    params = {"description": description, "spots": spots.model_dump(mode="json"),
+              "tonic": knobs.brief.key, "accent": knobs.accent_spots,
+              "guidance_scale": knobs.guidance_scale, "duration_s": duration_s,
+              "sample_rate": sample_rate, "seed_offset": knobs.seed_offset, **extra}
+    return knobs, description, params, seed + knobs.seed_offset
 
 
 def transcribed_score(store: ArtifactStore, node: str, version: str, stems: ArtifactRef,
