@@ -68,15 +68,15 @@ class ChatSession:
         msgs = self._snapshot().values.get("messages", [])
         return [("user" if m.type == "human" else "crew", str(m.content)) for m in msgs]
 
-    def pending_approval(self) -> dict[str, Any] | None:
+    def pending_approval(self, snap: Any = None) -> dict[str, Any] | None:
         """The plan-approval request the thread is waiting on, if any."""
-        snap = self._snapshot()
+        snap = snap or self._snapshot()
         pending = [i for t in snap.tasks for i in t.interrupts]
         return pending[0].value if pending else None
 
-    def unfinished(self) -> bool:
+    def unfinished(self, snap: Any = None) -> bool:
         """Whether a turn was cut short (killed mid-render) and can be continued."""
-        snap = self._snapshot()
+        snap = snap or self._snapshot()
         return bool(snap.next) and not any(t.interrupts for t in snap.tasks)
 
     def cuts(self) -> list[Path]:
@@ -95,9 +95,10 @@ class ChatSession:
         from langchain_core.messages import HumanMessage
 
         message = validate_request(message)
-        if self.pending_approval() is not None:
+        snap = self._snapshot()
+        if self.pending_approval(snap) is not None:
             raise ValueError("the plan is waiting for approval; approve, edit or reject it first")
-        turn = int(self._snapshot().values.get("turn", 0)) + 1
+        turn = int(snap.values.get("turn", 0)) + 1
         payload = {"messages": [HumanMessage(message)], "auto_approve": auto_approve,
                    "options": self.options.model_dump(mode="json")}
         return self._run(payload, turn, approve, on_event)
@@ -107,17 +108,19 @@ class ChatSession:
         """Answer the pending plan approval ({"type": "approve" | "edit" | "reject", ...})."""
         from langgraph.types import Command
 
-        if self.pending_approval() is None:
+        snap = self._snapshot()
+        if self.pending_approval(snap) is None:
             raise ValueError("no plan is waiting for approval")
-        turn = int(self._snapshot().values.get("turn", 1))
+        turn = int(snap.values.get("turn", 1))
         return self._run(Command(resume={"decisions": [decision]}), turn, approve, on_event)
 
     def resume(self, *, approve: Approver | None = None,
                on_event: EventSink | None = None) -> ChatReply | None:
         """Finish a turn that was cut short; None if there is none."""
-        if not self.unfinished():
+        snap = self._snapshot()
+        if not self.unfinished(snap):
             return None
-        return self._run(None, int(self._snapshot().values.get("turn", 1)), approve, on_event)
+        return self._run(None, int(snap.values.get("turn", 1)), approve, on_event)
 
     def _run(self, payload: Any, turn: int, approve: Approver | None,
              on_event: EventSink | None) -> ChatReply:

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from filmcrew.artifacts import ArtifactStore, Meta, canonical_json, sha256_file
+from filmcrew.artifacts import ArtifactStore, Meta, sha256_file
 from filmcrew.llm.chat import CrewLLM
 from filmcrew.llm.prompts import RenderedPrompt
 from filmcrew.schemas import ArtifactRef
@@ -194,27 +194,20 @@ class RecordedLLM(CrewLLM):
         rec = self.session.recording.get("llm", node, index)
         same = rec is not None and rec["params_hash"] == key
         if same and not self.session.is_live(node):
-            answer = self._recorded_answer(rec)  # type: ignore[arg-type]
-            if answer is not None:
-                return schema.model_validate(answer), {"replayed": True}
-        if same:
+            if "output" in rec:  # type: ignore[operator]
+                return schema.model_validate(rec["output"]), {"replayed": True}  # type: ignore[index]
+            reason = "the recording holds no answer for this call"
+        elif same:
             return None, {"replayed": False, "live": True}
-        reason = self._why(rec, prompt, schema)
+        else:
+            reason = self._why(rec, prompt, schema)
         self.session.diverge(Divergence("llm", node, index, prompt.name, reason))
         return None, {"replayed": False, "diverged": reason}
 
     def _made(self, node: str, index: int, result: BaseModel) -> dict[str, Any]:
-        rec = self.session.recording.get("llm", node, index)
-        recorded = self._recorded_answer(rec) if rec else None
-        self.session.computed(recorded == result.model_dump(mode="json"))
+        rec = self.session.recording.get("llm", node, index) or {}
+        self.session.computed(rec.get("output") == result.model_dump(mode="json"))
         return {}
-
-    def _recorded_answer(self, rec: dict[str, Any]) -> Any:
-        if "output" in rec:
-            return rec["output"]
-        store = ArtifactStore(self.session.recording.run_dir)  # traces written before outputs were
-        ref = store.lookup(rec["params_hash"])
-        return store.read_json(ref) if ref else None
 
     def _why(self, rec: dict[str, Any] | None, prompt: RenderedPrompt, schema: type[Any]) -> str:
         if rec is None:
@@ -248,12 +241,6 @@ def recorded_approver(session: ReplaySession, tracer: Tracer, auto_approve: bool
         return {"decisions": [{"type": "approve"}]}
 
     return approve
-
-
-def decision_hash(request: Any) -> str:
-    import hashlib
-
-    return hashlib.sha256(canonical_json(request).encode()).hexdigest()
 
 
 def summary(session: ReplaySession, tracer: Tracer) -> dict[str, Any]:

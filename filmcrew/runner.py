@@ -184,11 +184,12 @@ def stream(app: Any, payload: Any, config: dict[str, Any], ctx: CrewContext,
 
 def _recording(approve: Approver | None, meta: dict[str, Any], ctx: CrewContext) -> Approver:
     """The approver, with every decision written to the trace (replay answers from it)."""
-    from filmcrew.replay import decision_hash
+    from filmcrew.artifacts import params_hash
 
     def answer(request: dict[str, Any]) -> Any:
         value = _answer(request, approve, meta)
-        ctx.store.tracer.record("human", "review_plan", "decision", decision_hash(request), False,
+        ctx.store.tracer.record("human", "review_plan", "decision",
+                                params_hash("plan_decision", "1", request), False,
                                 0.0, call_index=ctx.store.tracer.next_index("human", "review_plan"),
                                 answer=value)
         return value

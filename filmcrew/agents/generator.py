@@ -7,14 +7,12 @@ shot that is none of RFLAV's classes is rendered by previz instead.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from types import SimpleNamespace
 from typing import Any
 
 from filmcrew.context import crew_context, progress_callback
 from filmcrew.schemas import Candidate, PhysicsAnnotation, Shot
 from filmcrew.tools.rflav_backend import NoAmbientClass
-from filmcrew.tools.video import video_backend
+from filmcrew.tools.video import rflav_available, video_backend
 
 
 def generate_node(payload: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -26,7 +24,9 @@ def generate_node(payload: dict[str, Any], runtime: Any) -> dict[str, Any]:
     opts = payload["options"]
     index, seed = payload["index"], payload["seed"]
     backend_name = shot.backend or opts["video_backend"]
-    if backend_name == "previz" and not shot.backend and _auto_rflav(ctx.settings):
+    st = ctx.settings
+    if backend_name == "previz" and not shot.backend and rflav_available(
+            st.rflav_model, st.rflav_vae, st.rflav_vocoder):
         backend_name = "rflav"
     kwargs = {"seed": seed, "width": opts["width"], "height": opts["height"], "fps": opts["fps"],
               "shot_number": payload["shot_number"], "style": payload.get("style", ""),
@@ -49,13 +49,3 @@ def generate_node(payload: dict[str, Any], runtime: Any) -> dict[str, Any]:
     cand = Candidate(shot_id=shot.id, index=index, seed=seed, backend=backend.name, clip=clip)
     return {"candidates": {f"{shot.id}#{index}": cand.model_dump(mode="json")}}
 
-
-@lru_cache(maxsize=1)
-def _auto_rflav_cached(model: str | None, vae: str | None, vocoder: str | None) -> bool:
-    from filmcrew.tools.video import rflav_available
-
-    return rflav_available(SimpleNamespace(rflav_model=model, rflav_vae=vae, rflav_vocoder=vocoder))
-
-
-def _auto_rflav(settings: Any) -> bool:
-    return _auto_rflav_cached(settings.rflav_model, settings.rflav_vae, settings.rflav_vocoder)

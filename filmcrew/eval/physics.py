@@ -30,6 +30,13 @@ def not_measurable(reason: str) -> dict[str, Any]:
     return {"measurable": False, "reason": reason}
 
 
+def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of every run of consecutive True values in a 1-D boolean array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(),
+                    strict=True))
+
+
 def free_flight(y: np.ndarray, fps: float, *, min_frames: int = 5) -> list[tuple[int, int]]:
     """[a, b) frame spans of the simulated height `y` where the body flies freely: the vertical
     acceleration points down and stays steady (a contact, a bounce or a tip over an edge breaks it).
@@ -43,30 +50,14 @@ def free_flight(y: np.ndarray, fps: float, *, min_frames: int = 5) -> list[tuple
     acc = (y[2:] - 2 * y[1:-1] + y[:-2]) * fps**2  # acc[k] is at frame k + 1
     down = np.isfinite(acc) & (acc < 0)
     spans = []
-    k = 0
-    while k < len(acc):
-        if not down[k]:
-            k += 1
-            continue
-        m = k
-        while m + 1 < len(acc) and down[m + 1]:
-            m += 1
-        run = acc[k:m + 1]
+    for k, m in _true_runs(down):  # downward stretches acc[k:m]
+        run = acc[k:m]
         med = float(np.median(run))
         steady = np.abs(run - med) <= 0.15 * abs(med) + 0.05
-        i = 0
-        while i < len(run):  # contiguous steady pieces of this downward stretch
-            if not steady[i]:
-                i += 1
-                continue
-            j = i
-            while j + 1 < len(run) and steady[j + 1]:
-                j += 1
-            a, b = k + i, k + j + 3  # frames (k + i + 1) - 1 .. (k + j + 1) + 1
+        for i, j in _true_runs(steady):  # contiguous steady pieces: acc[k+i : k+j]
+            a, b = k + i, k + j + 2  # acc frames k+i+1 .. k+j, and one frame either side
             if b - a >= min_frames:
                 spans.append((a, b))
-            i = j + 1
-        k = m + 1
     return spans
 
 

@@ -139,21 +139,29 @@ def fold_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+#: (HiFi-GAN generator prefix, our prefix); {n} stands for a block index
+_NAMES = (("conv_pre.", "input_conv."), ("conv_post.", "output_conv."), ("ups.", "upsample."),
+          ("resblocks.{n}.convs1.", "mrf.{n}.dilated."), ("resblocks.{n}.convs2.", "mrf.{n}.plain."))
+
+
+def _rename(key: str, published_to_ours: bool) -> str:
+    """A key's name in the other layout (the first matching prefix of `_NAMES`)."""
+    for pair in _NAMES:
+        src, dst = pair if published_to_ours else pair[::-1]
+        pattern = "^" + re.escape(src).replace(re.escape("{n}"), r"(\d+)")
+        renamed, hits = re.subn(pattern, dst.replace("{n}", r"\1"), key)
+        if hits:
+            return renamed
+    return key
+
+
 def _our_key(key: str) -> str:
     """HiFi-GAN generator names → ours (conv_pre, ups.i, resblocks.n.convs1/2.k, conv_post)."""
-    key = re.sub(r"^conv_pre\.", "input_conv.", key)
-    key = re.sub(r"^conv_post\.", "output_conv.", key)
-    key = re.sub(r"^ups\.", "upsample.", key)
-    key = re.sub(r"^resblocks\.(\d+)\.convs1\.", r"mrf.\1.dilated.", key)
-    return re.sub(r"^resblocks\.(\d+)\.convs2\.", r"mrf.\1.plain.", key)
+    return _rename(key, published_to_ours=True)
 
 
 def _published_key(key: str) -> str:
-    key = re.sub(r"^input_conv\.", "conv_pre.", key)
-    key = re.sub(r"^output_conv\.", "conv_post.", key)
-    key = re.sub(r"^upsample\.", "ups.", key)
-    key = re.sub(r"^mrf\.(\d+)\.dilated\.", r"resblocks.\1.convs1.", key)
-    return re.sub(r"^mrf\.(\d+)\.plain\.", r"resblocks.\1.convs2.", key)
+    return _rename(key, published_to_ours=False)
 
 
 def to_published(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

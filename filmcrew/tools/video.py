@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -300,16 +301,16 @@ def video_backend(name: str, *, overlay: bool = True, debug_models: bool = False
     raise ValueError(f"unknown video backend {name!r}")
 
 
-def rflav_available(settings: Any | None) -> bool:
-    """Whether real RFLAV can run here (weights on disk and a CUDA GPU), checked without loading:
-    then ambient shots go to it even when the run's backend is previz."""
+@lru_cache(maxsize=4)
+def rflav_available(model: str | None, vae: str | None, vocoder: str | None) -> bool:
+    """Whether real RFLAV can run here (weights on disk and a CUDA GPU), checked once per process
+    without loading: then ambient shots go to it even when the run's backend is previz."""
     import importlib.util
 
     from filmcrew.tools.rflav_backend import locate_rflav
 
     try:
-        locate_rflav(getattr(settings, "rflav_model", None), getattr(settings, "rflav_vae", None),
-                     getattr(settings, "rflav_vocoder", None))
+        locate_rflav(model, vae, vocoder)
     except FileNotFoundError:
         return False
     if importlib.util.find_spec("torch") is None:
