@@ -22,7 +22,8 @@ import torch
 from filmcrew.artifacts import ArtifactStore
 from filmcrew.schemas import MusicBrief
 from filmcrew.tools.music import ProceduralComposer
-from filmcrew.tools.musicgen import (
+from filmcrew.tools.music.musicgen.composer import MusicgenComposer
+from filmcrew.tools.music.musicgen.model import (
     ChromaParams,
     MusicgenBundle,
     describe,
@@ -31,8 +32,7 @@ from filmcrew.tools.musicgen import (
     tiny_musicgen_melody,
     tiny_tokenizer,
 )
-from filmcrew.tools.musicgen_composer import MusicgenComposer
-from filmcrew.tools.rhythm import rhythm_spots
+from filmcrew.tools.music.rhythm import rhythm_spots
 
 BRIEF = MusicBrief(scene="kitchen at night", brightness="dim", color_tone="blue", action="a glass falls",
                    emotional_tone="tense", shot_scale="close-up", theme="accident",

@@ -17,7 +17,7 @@ from pathlib import Path
 from filmcrew.llm.offline_physics import annotate_shot
 from filmcrew.llm.offline_planner import plan_request
 from filmcrew.tools.media import write_video
-from filmcrew.tools.previz import render_previz
+from filmcrew.tools.video.previz import render_previz
 
 REQUESTS = [
     "A glass of water is knocked off a table and shatters on the floor; slow-motion replay.",

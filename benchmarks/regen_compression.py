@@ -25,8 +25,9 @@ import torch
 
 from filmcrew.models.regen import TINY_REGEN_CONFIG
 from filmcrew.tools.media import read_video
-from filmcrew.tools.regen import RegenEmbedder, keyframe_baseline, psnr, ssim
-from filmcrew.tools.regen_train import make_previz_clips, train_regen
+from filmcrew.tools.video.regen.embedder import RegenEmbedder, keyframe_baseline, psnr, ssim
+from filmcrew.tools.video.regen.train import train_regen
+from filmcrew.trainsets import make_previz_clips
 
 FPS, FRAMES = 12, 17
 

@@ -32,7 +32,7 @@ def _rss_mib() -> float:
 
 
 def _config(size: str, length: int):
-    from filmcrew.models.flav import FLAV_B1_CONFIG, TINY_FLAV_CONFIG
+    from filmcrew.models.rflav.flav import FLAV_B1_CONFIG, TINY_FLAV_CONFIG
 
     base = TINY_FLAV_CONFIG if size == "tiny" else FLAV_B1_CONFIG
     return base if length <= base.window else replace(base, window=length)
@@ -42,7 +42,7 @@ def naive_full_sequence(model, frames: int, n: int, window: int, seed: int) -> N
     """Baseline: all frames in one window at one level, W·n Euler steps from noise to clean."""
     import torch
 
-    from filmcrew.tools.rflav import t_model
+    from filmcrew.tools.video.rflav.sampler import t_model
 
     cfg = model.config
     p = next(model.parameters())
@@ -62,9 +62,9 @@ def run_case(size: str, kind: str, length: int, n: int, device: str) -> dict:
     """One measurement in this process: returns seconds and memory."""
     import torch
 
-    from filmcrew.models.flav import FLAV
-    from filmcrew.models.flav_keys import randomize
-    from filmcrew.tools.rflav import StreamStats, stream
+    from filmcrew.models.rflav.flav import FLAV
+    from filmcrew.models.rflav.keys import randomize
+    from filmcrew.tools.video.rflav.sampler import StreamStats, stream
 
     torch.set_num_threads(1)
     base_window = _config(size, 1).window

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 
 from filmcrew.models.lca import TINY_LCA_CONFIG, LCAConfig
-from filmcrew.tools.lca import LCAScorer
-from filmcrew.tools.lca_train import TrainConfig, previz_requests, previz_scenes, train_lca
-from filmcrew.tools.skald import ClipFeatures, ContinuityScorer, beam_search, brute_force
+from filmcrew.tools.edit.lca.scorer import LCAScorer
+from filmcrew.tools.edit.lca.train import TrainConfig, train_lca
+from filmcrew.tools.edit.skald import ClipFeatures, ContinuityScorer, beam_search, brute_force
+from filmcrew.trainsets import previz_requests, previz_scenes
 
 _SIZES = (("head_color", 3), ("tail_color", 3), ("head_luma", 16), ("tail_luma", 16), ("head_motion", 2),
           ("tail_motion", 2), ("head_layout", 16), ("tail_layout", 16), ("color_hist", 64))

@@ -20,8 +20,8 @@ import time
 
 import torch
 
-from filmcrew.tools.syncos import SyncosSampler, chunk_windows, native_latent_frames
-from filmcrew.tools.wisa import tiny_wisa_pipeline
+from filmcrew.tools.video.syncos.sampler import SyncosSampler, chunk_windows, native_latent_frames
+from filmcrew.tools.video.wisa.pipeline import tiny_wisa_pipeline
 
 GLOBAL = "A red rubber ball in a sunlit kitchen, handheld camera."
 LOCAL = ["the ball rolls off the table", "the ball bounces on the tiles", "the ball rolls under a chair",

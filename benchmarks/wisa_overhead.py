@@ -56,7 +56,7 @@ def build(size: str, layers: int | None, frames: int | None, device: torch.devic
     """The WISA transformer and its inputs for one CFG step."""
     from diffusers import CogVideoXTransformer3DModel
 
-    from filmcrew.models.wisa_transformer import (
+    from filmcrew.models.wisa.transformer import (
         TINY_COGVIDEOX_CONFIG,
         WisaCogVideoXTransformer,
         cogvideox_rotary_emb,

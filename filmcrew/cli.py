@@ -260,9 +260,9 @@ def train_lca(
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out}: the checkpoint must end in .safetensors")
     from filmcrew.models.lca import TINY_LCA_CONFIG, LCAConfig, save_lca
-    from filmcrew.tools.lca import CONTINUITY_DIM
-    from filmcrew.tools.lca_train import TrainConfig, video_scenes
-    from filmcrew.tools.lca_train import train_lca as fit
+    from filmcrew.tools.edit.lca.scorer import CONTINUITY_DIM
+    from filmcrew.tools.edit.lca.train import TrainConfig, video_scenes
+    from filmcrew.tools.edit.lca.train import train_lca as fit
 
     scenes = video_scenes(folder)
     config = TINY_LCA_CONFIG if debug_models else LCAConfig()
@@ -298,8 +298,8 @@ def train_regen(
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out}: the checkpoint must end in .safetensors")
     from filmcrew.models.regen import default_config
-    from filmcrew.tools.regen_train import make_previz_clips
-    from filmcrew.tools.regen_train import train_regen as fit
+    from filmcrew.tools.video.regen.train import train_regen as fit
+    from filmcrew.trainsets import make_previz_clips
 
     if previz:
         console.print(f"rendering {previz} previz clips into {folder}")

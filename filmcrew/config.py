@@ -13,6 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from filmcrew.tools.video.wisa.weights import DEFAULT_BASE as WISA_BASE
+from filmcrew.tools.video.wisa.weights import DEFAULT_STEPS as WISA_STEPS
+
 VIDEO_BACKENDS = ("previz", "wisa", "syncos", "rflav")
 MUSIC_BACKENDS = ("procedural", "musicgen", "audiocraft")
 SCORERS = ("continuity", "lca")
@@ -44,7 +47,7 @@ class Settings(BaseSettings):
         default=None, description="folder of <name>.jinja prompt templates that override the packaged ones"
     )
     wisa_base: Literal["cogvideox", "wan"] = Field(
-        default="wan", description="base model of the wisa video backend: Wan2.1-T2V-14B or CogVideoX-5B"
+        default=WISA_BASE, description="base model of the wisa video backend: Wan2.1-T2V-14B or CogVideoX-5B"
     )
     wisa_model: str | None = Field(
         default=None, description="wisa base model: a local diffusers folder or a hub id found in "
@@ -55,7 +58,7 @@ class Settings(BaseSettings):
                                   "pytorch_lora_weights.safetensors, or a hub id (default qihoo360/WISA "
                                   "from the HF cache)"
     )
-    wisa_steps: int = Field(default=50, ge=1, le=500, description="denoising steps of the wisa backend")
+    wisa_steps: int = Field(default=WISA_STEPS, ge=1, le=500, description="denoising steps of the wisa backend")
     lca_checkpoint: Path | None = Field(
         default=None, description="LCA scorer checkpoint (safetensors from `filmcrew train-lca`) used by "
                                   "--scorer lca; without it --scorer lca needs --debug-models"

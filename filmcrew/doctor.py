@@ -68,8 +68,8 @@ def checks() -> list[Check]:
 
 def _rflav_check(settings: Settings) -> Check:
     """Whether RFLAV's weights, vocoder and SD-VAE are on disk, and the licence they come under."""
-    from filmcrew.models.flav_keys import RFLAV_LICENSE_NOTE
-    from filmcrew.tools.rflav_backend import locate_rflav
+    from filmcrew.models.rflav.keys import RFLAV_LICENSE_NOTE
+    from filmcrew.tools.video.rflav.backend import locate_rflav
 
     try:
         locate_rflav(settings.rflav_model, settings.rflav_vae, settings.rflav_vocoder)
@@ -83,7 +83,7 @@ def _rflav_check(settings: Settings) -> Check:
 
 def _wisa_checks(settings: Settings) -> list[Check]:
     """Whether the wisa backend's weights are on disk, per base; looks only, never downloads."""
-    from filmcrew.tools.wisa_weights import BASES, WisaWeightsMissing, locate_wisa
+    from filmcrew.tools.video.wisa.weights import BASES, WisaWeightsMissing, locate_wisa
 
     out = []
     for base in BASES:

@@ -74,19 +74,19 @@ def start(request: str, options: RunOptions, run_dir: Path, *, approve: Approver
           on_event: EventSink | None = None, settings: Settings | None = None,
           chat_model: Any | None = None) -> RunResult:
     """Make a film from `request` in `run_dir`. `approve=None` approves the plan unseen (--yes)."""
+    from filmcrew.agents.shot_editor import make_scorer
     from filmcrew.tools.video import video_backend
 
     request = validate_request(request)
-    from filmcrew.agents.shot_editor import make_scorer
-
+    settings = settings or Settings()
     # fail now, not after planning, when a backend cannot run here (missing weights, no GPU)
     video_backend(options.video_backend, debug_models=options.debug_models, settings=settings)
     make_scorer(options.scorer, options.debug_models, options.seed, settings)
-    _check_music_backend(options, settings or Settings())
+    _check_music_backend(options, settings)
     if options.store_latents or options.interpolate_fps:
-        from filmcrew.tools.embedding import regen_embedder
+        from filmcrew.tools.video.regen.crew import regen_embedder
 
-        regen_embedder((settings or Settings()).regen_checkpoint, debug_models=options.debug_models)
+        regen_embedder(settings.regen_checkpoint, debug_models=options.debug_models)
     run_dir = prepare_run_dir(run_dir)
     meta_path = run_dir / "run.json"
     previous = json.loads(meta_path.read_text()) if meta_path.exists() else {}
@@ -103,7 +103,7 @@ def _check_music_backend(options: RunOptions, settings: Settings) -> None:
     if options.debug_models or options.music_backend == "procedural":
         return
     if options.music_backend == "musicgen":
-        from filmcrew.tools.musicgen import find_musicgen
+        from filmcrew.tools.music.musicgen.model import find_musicgen
 
         find_musicgen(settings.musicgen_model)
     elif options.music_backend == "audiocraft":

@@ -21,7 +21,7 @@ from filmcrew.tools.music import clip_motion, music_backend
 def spot_rhythm(store: ArtifactStore, plan: StoryPlan, edit: EditDecision,
                 chosen: list[Candidate]) -> tuple[RhythmSpots, list[tuple[float, float, float]]]:
     """Rhythm spots of the cut and one (start, end, energy) section per shot."""
-    from filmcrew.tools.rhythm import motion_peaks, rhythm_spots
+    from filmcrew.tools.music import motion_peaks, rhythm_spots
 
     motion: list[tuple[float, float]] = []
     impacts: list[tuple[float, float]] = []

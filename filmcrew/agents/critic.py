@@ -27,8 +27,7 @@ CRITERIA = {
 def critic_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """Review the current score; record the critiques and the reasons for the next round."""
     from filmcrew.tools.media import read_audio
-    from filmcrew.tools.music_review import review
-    from filmcrew.tools.procedural_music import Score
+    from filmcrew.tools.music import Score, review_music
 
     ctx = crew_context(runtime)
     plan = StoryPlan.model_validate(state["plan"])
@@ -40,7 +39,7 @@ def critic_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     stems, sr = read_audio(ctx.store.path(ArtifactRef.model_validate(music["stems"])))
     audio = stems.sum(axis=1) if stems.ndim == 2 else stems
     sections = [tuple(x) for x in music.get("sections", [])] or None
-    rules = {c.reviewer: c for c in review(score, brief, spots, audio, sr, sections=sections)}
+    rules = {c.reviewer: c for c in review_music(score, brief, spots, audio, sr, sections=sections)}
     abc = score.to_abc()
     critiques: list[Critique] = []
     for reviewer, criteria in CRITERIA.items():

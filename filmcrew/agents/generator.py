@@ -11,8 +11,7 @@ from typing import Any
 
 from filmcrew.context import crew_context, progress_callback
 from filmcrew.schemas import Candidate, PhysicsAnnotation, Shot
-from filmcrew.tools.rflav_backend import NoAmbientClass
-from filmcrew.tools.video import rflav_available, video_backend
+from filmcrew.tools.video import NoAmbientClass, rflav_available, video_backend
 
 
 def generate_node(payload: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -41,7 +40,7 @@ def generate_node(payload: dict[str, Any], runtime: Any) -> dict[str, Any]:
         backend = video_backend("previz", overlay=opts["overlay"])
         clip = backend.generate(ctx.store, node, shot, annotation, **kwargs)
     if opts.get("store_latents"):  # keep the clip as REGEN latents; the crew reads their decode
-        from filmcrew.tools.embedding import regen_embedder, store_as_latents
+        from filmcrew.tools.video import regen_embedder, store_as_latents
 
         embedder, model_id = regen_embedder(ctx.settings.regen_checkpoint,
                                             debug_models=opts["debug_models"])

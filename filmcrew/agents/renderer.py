@@ -23,7 +23,7 @@ RENDER_VERSION = "1"
 
 
 def render_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
-    from filmcrew.tools.assembly import assemble_frames, expected_frame_count, write_otio
+    from filmcrew.tools.edit import assemble_frames, expected_frame_count, write_otio
     from filmcrew.tools.media import mux, read_audio
 
     ctx = crew_context(runtime)
@@ -56,7 +56,7 @@ def render_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                                     ext="mp4", media_type="video/mp4", make=make,
                                     inputs=[*(c.clip for c in chosen), mix])
     if opts.interpolate_fps and opts.interpolate_fps != opts.fps:  # REGEN in-between frames
-        from filmcrew.tools.embedding import interpolate_film, regen_embedder
+        from filmcrew.tools.video import interpolate_film, regen_embedder
 
         embedder, model_id = regen_embedder(ctx.settings.regen_checkpoint,
                                             debug_models=opts.debug_models)

@@ -20,11 +20,11 @@ FEATURES_VERSION = "1"
 
 def clip_features(store: ArtifactStore, node: str, clip: ArtifactRef) -> Any:
     """SKALD continuity features of a clip, computed once and cached as JSON."""
-    from filmcrew.tools.skald import ClipFeatures
+    from filmcrew.tools.edit import ClipFeatures
 
     def make(path: Path) -> dict:
+        from filmcrew.tools.edit import clip_features as compute
         from filmcrew.tools.media import read_video
-        from filmcrew.tools.skald import clip_features as compute
 
         feats = compute(read_video(store.path(clip)), clip.fps or 24.0)
         return ArtifactStore.json_writer(feats.to_dict())(path)
@@ -41,13 +41,13 @@ def make_scorer(scorer: str, debug_models: bool, seed: int = 0, settings: Any = 
     path, arbitrary preferences).
     """
     if scorer == "continuity":
-        from filmcrew.tools.skald import ContinuityScorer
+        from filmcrew.tools.edit import ContinuityScorer
 
         return ContinuityScorer()
     if scorer != "lca":
         raise ValueError(f"unknown scorer {scorer!r}")
     from filmcrew.config import Settings
-    from filmcrew.tools.lca import LCAScorer
+    from filmcrew.tools.edit import LCAScorer
 
     path = (settings or Settings()).lca_checkpoint
     if path is not None:
@@ -65,14 +65,14 @@ def make_scorer(scorer: str, debug_models: bool, seed: int = 0, settings: Any = 
 @lru_cache(maxsize=2)
 def _lca_checkpoint(path: str) -> Any:
     """Load a trained LCA once per process (the run's preflight and the shot editor share it)."""
-    from filmcrew.tools.lca import LCAScorer
+    from filmcrew.tools.edit import LCAScorer
 
     return LCAScorer.from_checkpoint(path)
 
 
 def edit_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """Choose the cut: one candidate per shot, in plan order, with trims and transitions."""
-    from filmcrew.tools.skald import beam_search
+    from filmcrew.tools.edit import beam_search
 
     ctx = crew_context(runtime)
     opts = options_of(state)

@@ -160,14 +160,14 @@ def _film_checks(info: Any, report: dict[str, Any], expected_frames: int, fps: f
 
 def _audio_metrics(audio: np.ndarray, sr: int, target: float, spots: list[float], cuts: list[float],
                    sections: list[tuple[float, float, float]], duration_s: float) -> dict[str, Any]:
-    from filmcrew.eval.music_metrics import (
+    from filmcrew.tools.media import loudness_lufs, true_peak_db
+    from filmcrew.tools.music.metrics import (
         beat_times,
         db_curve,
         dynamic_distance,
         energy_db_curve,
         rhythm_score,
     )
-    from filmcrew.tools.media import loudness_lufs, true_peak_db
 
     lufs = loudness_lufs(audio, sr)
     tp = true_peak_db(audio, sr)

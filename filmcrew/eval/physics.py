@@ -128,8 +128,8 @@ def measure_gravity(frames: np.ndarray, clip_index: np.ndarray, *, shot: Any, an
     """
     from filmcrew.artifacts import params_hash
     from filmcrew.catalog import MATERIALS
-    from filmcrew.tools.previz import render_previz
     from filmcrew.tools.video import PREVIZ_VERSION
+    from filmcrew.tools.video.previz import render_previz
 
     params = previz_request(shot, annotation, width=width, height=height, fps=fps,
                            shot_number=shot_number, style=style, overlay=overlay)

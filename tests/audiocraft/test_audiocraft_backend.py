@@ -9,8 +9,8 @@ pytest.importorskip("audiocraft")
 from filmcrew.artifacts import ArtifactStore
 from filmcrew.schemas import MusicBrief, RhythmSpots
 from filmcrew.tools.media import read_audio
-from filmcrew.tools.music_score import Score
-from filmcrew.tools.musicgen_audiocraft import AudiocraftComposer
+from filmcrew.tools.music.musicgen.audiocraft import AudiocraftComposer
+from filmcrew.tools.music.score import Score
 from filmcrew.tools.protocols import MusicGenerator
 
 

@@ -66,8 +66,8 @@ def test_loudness_is_measured_at_the_mixer_target(evaluated, run_dir):
 
 
 def test_cut_beat_alignment_is_the_rhythm_metric_of_the_mix(evaluated, run_dir):
-    from filmcrew.eval.music_metrics import rhythm_score
     from filmcrew.tools.media import read_audio
+    from filmcrew.tools.music.metrics import rhythm_score
 
     rhythm = evaluated["film"]["rhythm"]
     assert rhythm["spots"] >= 2
@@ -145,7 +145,7 @@ def test_a_damaged_film_fails_frames_and_av_checks(run_dir, tmp_path):
 
 def test_shot_segments_match_the_assembled_length_with_crossfades():
     from filmcrew.schemas import EditDecision, EditEntry, Transition
-    from filmcrew.tools.assembly import expected_frame_count
+    from filmcrew.tools.edit.assembly import expected_frame_count
 
     edit = EditDecision(
         order=[EditEntry(shot_id=f"s{i}", candidate=0, in_s=0.0, out_s=d)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from filmcrew.eval.music_metrics import (
+from filmcrew.tools.music.metrics import (
     beat_times,
     db_curve,
     dynamic_distance,

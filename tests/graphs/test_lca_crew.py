@@ -14,9 +14,9 @@ import pytest
 from filmcrew import runner
 from filmcrew.agents.shot_editor import make_scorer
 from filmcrew.config import RunOptions, Settings
-from filmcrew.tools.lca import LCAScorer
+from filmcrew.tools.edit.lca.scorer import LCAScorer
+from filmcrew.tools.edit.skald import brute_force, clip_features
 from filmcrew.tools.media import read_video
-from filmcrew.tools.skald import brute_force, clip_features
 
 REQUEST = "A red rubber ball is dropped and bounces on the floor; a glass falls and shatters."
 FPS = 8

@@ -14,8 +14,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from filmcrew.models.flav import FLAV, FLAV_B1_CONFIG, TINY_FLAV_CONFIG, FLAVConfig, modulate
-from filmcrew.models.flav_keys import (
+from filmcrew.models.rflav.flav import FLAV, FLAV_B1_CONFIG, TINY_FLAV_CONFIG, FLAVConfig, modulate
+from filmcrew.models.rflav.keys import (
     RFLAV_LICENSE_NOTE,
     FlavWeightsError,
     FlavWeightsMissing,

@@ -15,7 +15,7 @@ from filmcrew.models.lora import (
     lora_state_dict,
     merge_lora,
 )
-from filmcrew.models.wisa_transformer import cogvideox_rotary_emb, tiny_cogvideox, tiny_wan
+from filmcrew.models.wisa.transformer import cogvideox_rotary_emb, tiny_cogvideox, tiny_wan
 
 
 def _inputs(model) -> dict:

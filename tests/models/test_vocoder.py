@@ -13,7 +13,7 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from filmcrew.models.vocoder import (
+from filmcrew.models.rflav.vocoder import (
     TINY_VOCODER_CONFIG,
     Vocoder,
     VocoderConfig,

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from filmcrew.models.wisa_physics import (
+from filmcrew.models.wisa.physics import (
     EXPERT_HEADS,
     NUM_CATEGORIES,
     NUM_QUANTITIES,

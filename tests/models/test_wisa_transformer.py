@@ -6,15 +6,15 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from filmcrew.models.wisa_keys import (
+from filmcrew.models.wisa.keys import (
     PhysWeightsError,
     from_published,
     load_phys_weights,
     phys_state_dict,
     to_published,
 )
-from filmcrew.models.wisa_physics import NUM_CATEGORIES, NUM_QUANTITIES
-from filmcrew.models.wisa_transformer import (
+from filmcrew.models.wisa.physics import NUM_CATEGORIES, NUM_QUANTITIES
+from filmcrew.models.wisa.transformer import (
     cogvideox_rotary_emb,
     prepend_zero_rotary,
     tiny_cogvideox,

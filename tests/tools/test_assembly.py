@@ -7,7 +7,7 @@ import opentimelineio as otio
 import pytest
 
 from filmcrew.schemas import Transition
-from filmcrew.tools.assembly import assemble_frames, expected_frame_count, write_otio
+from filmcrew.tools.edit.assembly import assemble_frames, expected_frame_count, write_otio
 from filmcrew.tools.media import mux, probe, write_video
 
 W, H, FPS = 160, 90, 24

@@ -17,8 +17,14 @@ import pytest
 import torch
 
 from filmcrew.models.lca import TINY_LCA_CONFIG, LCAConfig, LCAModel, load_lca, save_lca
-from filmcrew.tools.lca import CONTINUITY_DIM, ImageEncoder, LCAScorer, detect_cuts, split_shots
-from filmcrew.tools.lca_train import (
+from filmcrew.tools.edit.lca.scorer import (
+    CONTINUITY_DIM,
+    ImageEncoder,
+    LCAScorer,
+    detect_cuts,
+    split_shots,
+)
+from filmcrew.tools.edit.lca.train import (
     TrainConfig,
     anchor,
     batch_tensors,
@@ -26,13 +32,12 @@ from filmcrew.tools.lca_train import (
     coherence_label,
     mixed,
     perturbed,
-    previz_requests,
-    previz_scenes,
     replaced,
     shuffled,
     train_lca,
 )
-from filmcrew.tools.skald import beam_search
+from filmcrew.tools.edit.skald import beam_search
+from filmcrew.trainsets import previz_requests, previz_scenes
 
 TRAIN_SCENES, HELD_OUT = 96, 12
 

@@ -9,7 +9,7 @@ from scipy.signal import butter, sosfilt
 
 from filmcrew.schemas import ArtifactRef, MixPlan, Stem
 from filmcrew.tools.media import true_peak_db
-from filmcrew.tools.mixer import mix
+from filmcrew.tools.music.mixer import mix
 
 SR = 48_000
 

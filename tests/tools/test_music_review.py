@@ -8,9 +8,9 @@ from functools import cache
 import numpy as np
 
 from filmcrew.schemas import MusicBrief, RhythmSpots
-from filmcrew.tools.music_review import key_consistency, onset_alignment, review, rhythm_xcorr
-from filmcrew.tools.procedural_music import Note, Score, compose, render_stems
-from filmcrew.tools.rhythm import rhythm_spots
+from filmcrew.tools.music.procedural import Note, Score, compose, render_stems
+from filmcrew.tools.music.review import key_consistency, onset_alignment, review, rhythm_xcorr
+from filmcrew.tools.music.rhythm import rhythm_spots
 
 SR = 48_000
 DUR = 9.0

@@ -11,9 +11,8 @@ from filmcrew.artifacts import ArtifactStore
 from filmcrew.schemas import MusicBrief, RhythmSpots
 from filmcrew.tools.media import read_audio
 from filmcrew.tools.music import music_backend
-from filmcrew.tools.music_review import review
-from filmcrew.tools.music_score import KEY_PC, Score
-from filmcrew.tools.musicgen import (
+from filmcrew.tools.music.musicgen.composer import feedback_knobs
+from filmcrew.tools.music.musicgen.model import (
     ChromaParams,
     MusicgenWeightsMissing,
     describe,
@@ -22,7 +21,8 @@ from filmcrew.tools.musicgen import (
     rhythm_chroma,
     tiny_musicgen_melody,
 )
-from filmcrew.tools.musicgen_composer import feedback_knobs
+from filmcrew.tools.music.review import review
+from filmcrew.tools.music.score import KEY_PC, Score
 from filmcrew.tools.protocols import MusicGenerator
 
 SPOTS = RhythmSpots(times_s=[0.5, 1.6, 2.8, 4.0], strengths=[1.0, 0.4, 1.0, 0.7],
@@ -171,7 +171,7 @@ def test_chroma_matches_the_feature_extractors_torch_computation() -> None:
     import torch
     from transformers.audio_utils import chroma_filter_bank
 
-    from filmcrew.tools.musicgen import rhythm_waveform, waveform_chroma
+    from filmcrew.tools.music.musicgen.model import rhythm_waveform, waveform_chroma
 
     p = ChromaParams()
     wave = rhythm_waveform(SPOTS, 4.5, "F#", p.sample_rate)

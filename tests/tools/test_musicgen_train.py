@@ -10,8 +10,13 @@ import torch
 
 from filmcrew.schemas import RhythmSpots
 from filmcrew.tools.media import write_audio
-from filmcrew.tools.musicgen import describe, generate_music, load_musicgen, rhythm_chroma
-from filmcrew.tools.musicgen_train import load_pairs, save_rhythm, train_rhythm
+from filmcrew.tools.music.musicgen.model import (
+    describe,
+    generate_music,
+    load_musicgen,
+    rhythm_chroma,
+)
+from filmcrew.tools.music.musicgen.train import load_pairs, save_rhythm, train_rhythm
 from tests.tools.test_musicgen import brief
 
 
@@ -43,7 +48,7 @@ def test_pairs_layout(tmp_path) -> None:
 def test_overfitting_two_pairs_drives_the_loss_down_and_the_weights_round_trip(tmp_path) -> None:
     torch.set_num_threads(1)
     write_pairs(tmp_path)
-    from filmcrew.tools.musicgen import tiny_musicgen_melody
+    from filmcrew.tools.music.musicgen.model import tiny_musicgen_melody
 
     bundle = tiny_musicgen_melody(1, window_s=1.0)
     history = train_rhythm(bundle, load_pairs(tmp_path), steps=60, lr=3e-3, max_seconds=1.0,

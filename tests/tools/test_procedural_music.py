@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from filmcrew.schemas import MusicBrief
-from filmcrew.tools.music_review import key_consistency, onset_alignment
-from filmcrew.tools.procedural_music import (
+from filmcrew.tools.music.procedural import (
     FEEDBACK_PHRASES,
     KEY_PC,
     Score,
@@ -18,7 +17,8 @@ from filmcrew.tools.procedural_music import (
     render_stems,
     scale_pcs,
 )
-from filmcrew.tools.rhythm import rhythm_spots
+from filmcrew.tools.music.review import key_consistency, onset_alignment
+from filmcrew.tools.music.rhythm import rhythm_spots
 
 SR = 48_000
 DUR = 10.0071  # not a whole number of samples per anything: lengths must still be exact

@@ -12,14 +12,15 @@ import torch
 from filmcrew.models.regen import TINY_REGEN_CONFIG
 from filmcrew.tools.media import read_video
 from filmcrew.tools.protocols import VideoEmbedder
-from filmcrew.tools.regen import (
+from filmcrew.tools.video.regen.embedder import (
     RegenEmbedder,
     RegenLatents,
     keyframe_baseline,
     psnr,
     ssim,
 )
-from filmcrew.tools.regen_train import make_previz_clips, optimizer_path, train_regen
+from filmcrew.tools.video.regen.train import optimizer_path, train_regen
+from filmcrew.trainsets import make_previz_clips
 
 
 def _clip(t: int = 13, h: int = 36, w: int = 40, seed: int = 0) -> np.ndarray:

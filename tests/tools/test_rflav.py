@@ -17,9 +17,9 @@ import pytest
 import torch
 from torch import nn
 
-from filmcrew.models.flav import TINY_FLAV_CONFIG
-from filmcrew.models.flav_keys import load_flav
-from filmcrew.tools.rflav import (
+from filmcrew.models.rflav.flav import TINY_FLAV_CONFIG
+from filmcrew.models.rflav.keys import load_flav
+from filmcrew.tools.video.rflav.sampler import (
     StreamStats,
     noise_levels_rolling,
     noise_levels_warmup,

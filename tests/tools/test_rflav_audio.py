@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from filmcrew.models.vocoder import tiny_vocoder
-from filmcrew.tools.rflav_audio import (
+from filmcrew.models.rflav.vocoder import tiny_vocoder
+from filmcrew.tools.video.rflav.audio import (
     AUDIO_SCALES,
     LOG_MAX,
     LOG_MIN,

@@ -17,8 +17,8 @@ from filmcrew.config import Settings
 from filmcrew.schemas import PhysicsAnnotation, Shot
 from filmcrew.tools.media import probe
 from filmcrew.tools.protocols import VideoGenerator
-from filmcrew.tools.rflav_backend import NoAmbientClass, RflavGenerator
-from filmcrew.tools.rflav_classes import LANDSCAPE_CLASSES, class_index, landscape_class
+from filmcrew.tools.video.rflav.backend import NoAmbientClass, RflavGenerator
+from filmcrew.tools.video.rflav.classes import LANDSCAPE_CLASSES, class_index, landscape_class
 
 
 def shot(prompt: str, duration: float = 1.3, **kw) -> Shot:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from filmcrew.tools.rhythm import fit_tempo, motion_energy, motion_peaks, rhythm_spots
+from filmcrew.tools.music.rhythm import fit_tempo, motion_energy, motion_peaks, rhythm_spots
 
 W, H, FPS = 160, 90, 24
 

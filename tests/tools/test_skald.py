@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from filmcrew.tools.skald import (
+from filmcrew.tools.edit.skald import (
     ClipFeatures,
     ContinuityScorer,
     beam_search,

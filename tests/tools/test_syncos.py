@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from filmcrew.tools.syncos import (
+from filmcrew.tools.video.syncos.sampler import (
     SyncosSampler,
     assign_prompts,
     chunk_texts,
@@ -19,7 +19,7 @@ from filmcrew.tools.syncos import (
     coverage,
     csd_gradient,
 )
-from filmcrew.tools.wisa import tiny_wisa_pipeline
+from filmcrew.tools.video.wisa.pipeline import tiny_wisa_pipeline
 
 STEPS = 4
 

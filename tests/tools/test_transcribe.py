@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from filmcrew.schemas import MusicBrief, RhythmSpots
-from filmcrew.tools.music_review import review
-from filmcrew.tools.transcribe import estimate_key, transcribe
+from filmcrew.tools.music.review import review
+from filmcrew.tools.music.transcribe import estimate_key, transcribe
 
 SR = 16000
 # (start_s, dur_s, midi): D minor, a stepwise line ending on the tonic, two repeated notes.

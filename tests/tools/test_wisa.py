@@ -17,8 +17,8 @@ import pytest
 import torch
 
 from filmcrew.schemas import PhysicsAnnotation
-from filmcrew.tools.clip_fit import fit_clip, source_frames
-from filmcrew.tools.wisa import (
+from filmcrew.tools.video.fit import fit_clip, source_frames
+from filmcrew.tools.video.wisa.pipeline import (
     MAX_TEXT_TOKENS,
     build_cfg_batch,
     combine_guidance,
@@ -26,7 +26,7 @@ from filmcrew.tools.wisa import (
     text_for,
     tiny_wisa_pipeline,
 )
-from filmcrew.tools.wisa_weights import (
+from filmcrew.tools.video.wisa.weights import (
     WisaWeightsMissing,
     apply_lora,
     find_wisa_files,
@@ -238,7 +238,7 @@ def _lora_file(model, rank: int, seed: int) -> dict[str, torch.Tensor]:
 def test_saved_weights_load_back_into_the_same_pipeline(pipes, base, tmp_path):
     from safetensors.torch import save_file
 
-    from filmcrew.models.wisa_keys import phys_state_dict, to_published
+    from filmcrew.models.wisa.keys import phys_state_dict, to_published
 
     pipe = copy.copy(pipes[base])
     pipe.transformer = copy.deepcopy(pipe.transformer)
@@ -279,8 +279,12 @@ def test_saved_weights_load_back_into_the_same_pipeline(pipes, base, tmp_path):
 def test_fine_tuning_fits_one_batch_and_leaves_the_base_frozen(base):
     from diffusers import CogVideoXDDIMScheduler, FlowMatchEulerDiscreteScheduler
 
-    from filmcrew.models.wisa_transformer import tiny_cogvideox, tiny_wan
-    from filmcrew.tools.wisa_train import prepare_for_training, wisa_optimizer, wisa_training_step
+    from filmcrew.models.wisa.transformer import tiny_cogvideox, tiny_wan
+    from filmcrew.tools.video.wisa.train import (
+        prepare_for_training,
+        wisa_optimizer,
+        wisa_training_step,
+    )
 
     model = tiny_cogvideox(0) if base == "cogvideox" else tiny_wan(0)
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if n.startswith("base.")}

@@ -15,8 +15,8 @@ from scipy import ndimage
 
 from filmcrew.catalog import MATERIALS
 from filmcrew.schemas import Camera, PhysicsAnnotation, Shot, Subject
-from filmcrew.tools.previz import PrevizClip, render_previz
-from filmcrew.tools.previz.staging import plan_actions
+from filmcrew.tools.video.previz import PrevizClip, render_previz
+from filmcrew.tools.video.previz.staging import plan_actions
 
 W, H, FPS = 320, 180, 24
 
@@ -186,7 +186,7 @@ def test_plan_actions_reads_verbs(event: str, verb: str) -> None:
     import pymunk
 
     from filmcrew.catalog import kind, material
-    from filmcrew.tools.previz.scene import SubjectBody
+    from filmcrew.tools.video.previz.scene import SubjectBody
 
     body = pymunk.Body(1, 1)
     sb = SubjectBody(name="vase", kind=kind("vase"), material=material("ceramic"),

@@ -14,10 +14,10 @@ from PIL import Image
 
 from filmcrew.catalog import MATERIALS
 from filmcrew.schemas import Camera, PhysicsAnnotation, Shot, Subject
-from filmcrew.tools.previz import PrevizClip, overlay, render_previz
-from filmcrew.tools.previz.framing import Rehearsal, Setup, plan_views
-from filmcrew.tools.previz.render import rehearse
-from filmcrew.tools.previz.scene import Canvas
+from filmcrew.tools.video.previz import PrevizClip, overlay, render_previz
+from filmcrew.tools.video.previz.framing import Rehearsal, Setup, plan_views
+from filmcrew.tools.video.previz.render import rehearse
+from filmcrew.tools.video.previz.scene import Canvas
 
 W, H, FPS = 320, 180, 24
 GLASS = (0.08, 0.12)  # the catalog's glass, width and height in metres
@@ -113,7 +113,7 @@ def test_rehearsal_sees_exactly_what_is_rendered(medium: PrevizClip) -> None:
 
 def test_wide_takes_in_every_path_and_close_up_frames_the_key_moment() -> None:
     """Framing alone, on made-up tracks: a ball rolls 6 m and a crate waits; impact at frame 30."""
-    from filmcrew.tools.previz.scene import PrevizEvent
+    from filmcrew.tools.video.previz.scene import PrevizEvent
 
     t = np.arange(48)
     ball = np.column_stack((-3.0 + 6.0 * t / 47, np.full(48, 0.11)))

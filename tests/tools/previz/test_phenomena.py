@@ -14,13 +14,13 @@ import pymunk
 import pytest
 from PIL import Image
 
-import filmcrew.tools.previz.fluids
-import filmcrew.tools.previz.optics
-import filmcrew.tools.previz.thermo  # noqa: F401  (registers the phenomena)
+import filmcrew.tools.video.previz.fluids
+import filmcrew.tools.video.previz.optics
+import filmcrew.tools.video.previz.thermo  # noqa: F401  (registers the phenomena)
 from filmcrew.catalog import material
 from filmcrew.schemas import DYNAMICS, PHENOMENA, Camera, PhysicsAnnotation, Shot
-from filmcrew.tools.previz import rays
-from filmcrew.tools.previz.scene import REGISTRY, Canvas, Scene
+from filmcrew.tools.video.previz import rays
+from filmcrew.tools.video.previz.scene import REGISTRY, Canvas, Scene
 
 MINE = [p for p in PHENOMENA if p not in (*DYNAMICS[:3], "deformation")]
 SKY, EARTH = (40, 44, 60), (70, 62, 50)
@@ -327,12 +327,12 @@ def test_same_seed_gives_the_same_frames():
 
 
 try:
-    from filmcrew.tools.previz import render_previz
+    from filmcrew.tools.video.previz import render_previz
 except ImportError:  # the renderer core is written separately; these smoke tests wait for it
     render_previz = None
 
 
-@pytest.mark.skipif(render_previz is None, reason="filmcrew.tools.previz.render_previz not available")
+@pytest.mark.skipif(render_previz is None, reason="filmcrew.tools.video.previz.render_previz not available")
 @pytest.mark.parametrize("name", MINE)
 def test_renders_through_render_previz(name):
     group = "thermodynamics" if name in PHENOMENA[6:12] else "optics" if name in PHENOMENA[12:] else "dynamics"

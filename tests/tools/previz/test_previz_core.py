@@ -9,7 +9,7 @@ import pytest
 
 from filmcrew.catalog import MATERIALS
 from filmcrew.schemas import Camera, PhysicsAnnotation, Shot, Subject
-from filmcrew.tools.previz import render_previz
+from filmcrew.tools.video.previz import render_previz
 
 W, H, FPS = 320, 180, 24
 

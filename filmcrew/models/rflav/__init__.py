@@ -1,0 +1,1 @@
+"""RFLAV's modules: the FLAV transformer, its key map, the vocoder."""

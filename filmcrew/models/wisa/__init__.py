@@ -1,0 +1,1 @@
+"""WISA's modules: the physics module, the transformer, the checkpoint key map."""

@@ -1,0 +1,30 @@
+"""Everything that picks and joins clips: SKALD's search and scorers, continuity, assembly.
+
+Agents import from here; the modules are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: What agents call, by name -> the module (and its name there) that defines it; imported on first use so that
+#: importing the edit face stays light (no torch until a backend runs).
+_FACE = {
+    "ClipFeatures": "filmcrew.tools.edit.skald",
+    "clip_features": "filmcrew.tools.edit.skald",
+    "ContinuityScorer": "filmcrew.tools.edit.skald",
+    "beam_search": "filmcrew.tools.edit.skald",
+    "LCAScorer": "filmcrew.tools.edit.lca.scorer",
+    "assemble_frames": "filmcrew.tools.edit.assembly",
+    "expected_frame_count": "filmcrew.tools.edit.assembly",
+    "write_otio": "filmcrew.tools.edit.assembly",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FACE:
+        import importlib
+
+        module, _, attr = _FACE[name].partition(":")
+        return getattr(importlib.import_module(module), attr or name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

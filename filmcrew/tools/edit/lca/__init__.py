@@ -1,0 +1,1 @@
+"""SKALD's learned continuity scorer (LCA) and its training."""

@@ -1,0 +1,1 @@
+"""Rhythm-controlled MusicGen (FilmComposer)."""

@@ -1,0 +1,1 @@
+"""REGEN: compact video latents with a generative decoder."""

@@ -1,0 +1,102 @@
+"""REGEN in the crew: candidate clips kept as compact latents, and the film's frame rate raised by
+decoding in-between frames (tools/video/regen/embedder.py, METHODS.md §4).
+
+Both are cached tool calls keyed by the REGEN checkpoint's hash, like every other artifact. A clip kept
+as latents is decoded once to the MP4 the rest of the crew reads (so what the editor, composer and
+renderer see is exactly what the latents hold); the latents file is what a long-lived project keeps.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from filmcrew.artifacts import ArtifactStore, sha256_file
+from filmcrew.schemas import ArtifactRef
+
+EMBED_VERSION = "1"
+#: clip meta that describes the picture's content and survives the round trip through latents
+_CONTENT_META = ("event_times", "event_kinds", "event_strengths")
+
+_EMBEDDERS: dict[tuple[str, bool], tuple[Any, str]] = {}
+_LOCK = threading.Lock()
+
+
+def regen_embedder(checkpoint: Path | None, *, debug_models: bool) -> tuple[Any, str]:
+    """(embedder, model id for the cache keys), loaded once per process: the tiny random REGEN with
+    `debug_models`, else the trained checkpoint; without one, a clear error."""
+    if not debug_models and checkpoint is None:
+        raise ValueError("--store-latents and --interpolate-fps need a trained REGEN: set "
+                         "FILMCREW_REGEN_CHECKPOINT (see `filmcrew train-regen`) or use --debug-models")
+    key = (str(checkpoint), debug_models)
+    with _LOCK:
+        if key not in _EMBEDDERS:
+            from filmcrew.tools.video.regen.embedder import RegenEmbedder
+
+            if debug_models:
+                _EMBEDDERS[key] = (RegenEmbedder.tiny(seed=0), "regen-tiny@0")
+            else:
+                path = Path(checkpoint).expanduser()  # type: ignore[arg-type]
+                if not path.is_file():
+                    raise FileNotFoundError(f"REGEN checkpoint {path} not found "
+                                            "(FILMCREW_REGEN_CHECKPOINT; see `filmcrew train-regen`)")
+                _EMBEDDERS[key] = (RegenEmbedder.from_checkpoint(path),
+                                   f"regen@{sha256_file(path)[:16]}")
+        return _EMBEDDERS[key]
+
+
+def store_as_latents(store: ArtifactStore, node: str, clip: ArtifactRef, embedder: Any,
+                     model_id: str) -> ArtifactRef:
+    """Encode `clip` to REGEN latents (safetensors) and decode them to the MP4 the crew uses.
+
+    The returned clip's meta names its latents file (`latents_uri`) and how many numbers it holds.
+    """
+
+    def encode(path: Path) -> dict:
+        from filmcrew.tools.media import read_video
+
+        latents = embedder.encode(read_video(store.path(clip)), fps=clip.fps)
+        embedder.save_latents(latents, path)
+        return {"k": latents.k, "frames": latents.num_frames, "numbers": latents.numbers,
+                "width": latents.width, "height": latents.height, "fps": clip.fps}
+
+    latents = store.get_or_create(node, "regen_encode", EMBED_VERSION, {}, ext="safetensors",
+                                  media_type="application/x-safetensors", model=model_id,
+                                  make=encode, inputs=[clip])
+
+    def decode(path: Path) -> dict:
+        from filmcrew.tools.media import write_video
+
+        frames = embedder.decode(embedder.load_latents(store.path(latents)), steps=1)
+        n = write_video(path, frames, int(clip.fps or 24))
+        kept = {k: v for k, v in clip.meta.items() if k in _CONTENT_META}
+        return {**kept, "duration_s": n / (clip.fps or 24), "fps": clip.fps, "width": clip.width,
+                "height": clip.height, "frames": n, "latents_uri": latents.uri,
+                "latents_numbers": int(latents.meta["numbers"]),
+                "latents_bytes": int(latents.meta["bytes"])}
+
+    return store.get_or_create(node, "regen_decode", EMBED_VERSION, {"steps": 1}, ext="mp4",
+                               media_type="video/mp4", model=model_id, make=decode, inputs=[latents])
+
+
+def interpolate_film(store: ArtifactStore, node: str, film: ArtifactRef, mix: ArtifactRef,
+                     fps_out: int, embedder: Any, model_id: str) -> ArtifactRef:
+    """The film at `fps_out` by REGEN interpolation, exactly round(duration · fps_out) frames, muxed
+    again with the mix."""
+
+    def make(path: Path) -> dict:
+        from filmcrew.tools.media import mux, read_audio, read_video
+
+        frames = embedder.interpolate(read_video(store.path(film)), float(film.fps), float(fps_out),
+                                      steps=1)
+        audio, sr = read_audio(store.path(mix))
+        info = mux(path, iter(frames), fps_out, audio, sr)
+        return {"duration_s": info.video_frames / fps_out, "fps": fps_out, "width": film.width,
+                "height": film.height, "frames": info.video_frames,
+                "audio_duration_s": round(info.audio_duration_s or 0.0, 4),
+                "interpolated_from_fps": film.fps}
+
+    return store.get_or_create(node, "regen_interpolate", EMBED_VERSION, {"fps": fps_out},
+                               ext="mp4", media_type="video/mp4", model=model_id, make=make,
+                               inputs=[film, mix])

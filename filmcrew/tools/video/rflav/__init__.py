@@ -1,0 +1,1 @@
+"""RFLAV: endless joint audio+video by rolling flow matching."""

@@ -1,0 +1,1 @@
+"""SynCoS: multi-event long video by synchronized coupled sampling."""

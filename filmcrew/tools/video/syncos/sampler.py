@@ -1,0 +1,276 @@
+"""SynCoS: multi-event long videos by synchronized coupled sampling (METHODS.md §2).
+
+A base text-to-video model makes clips of one native length. SynCoS makes a video several times longer
+in one sampling run: the long latent is cut into overlapping native-length chunks, each conditioned on
+the global prompt plus the local prompt of the event it covers, and every denoising step couples them:
+
+1. temporal co-denoising: each chunk predicts x̂0, overlaps are averaged (Gen-L-Video, in x0 space);
+2. while t > t_min, CSD refinement of the whole x̂0 at the *same* timestep (grounded), with one
+   baseline noise ε_base fixed for the step, shared by all chunks and iterations;
+3. the step is resumed from the refined x̂0 with that same ε_base.
+
+`mode="gen-l-video"` is stage 1 + 3 alone, the baseline the paper compares with. The sampler drives a
+`WisaPipeline` (CogVideoX: v-prediction DDIM; Wan: flow matching), so a long shot can also carry the
+physics condition; uncategorised shots pass zeros, as WISA does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from filmcrew.tools.video.syncos.schedule import (
+    Schedule,
+    Window,
+    assign_prompts,
+    chunk_windows,
+    coverage,
+    csd_gradient,
+)
+from filmcrew.tools.video.wisa.pipeline import (
+    WisaPipeline,
+    build_cfg_batch,
+    cfg_branches,
+    combine_guidance,
+)
+
+__all__ = [
+    "SyncosSampler",
+    "assign_prompts",
+    "chunk_texts",
+    "chunk_windows",
+    "coverage",
+    "csd_gradient",
+    "native_latent_frames",
+]
+
+Mode = Literal["syncos", "gen-l-video"]
+BaselineNoise = Literal["fused_eps", "gaussian_fixed_per_step"]
+ChunkCallback = Callable[[int, int, int], None]  # (step, total steps, chunk index)
+T_MIN_DDIM = 800.0  # METHODS.md §2.4: 800–900 on CogVideoX's 1000 DDIM timesteps (10 of 50 coupled)
+T_MIN_FLOW = 930.0  # [ours] t = 1000·σ; with Wan's flow shift 3 this also couples the first 10 of 50
+
+
+def native_latent_frames(pipe: WisaPipeline) -> int:
+    """Latent frames of the base model's native clip (CogVideoX-5B: 49 → 13)."""
+    return (pipe.native_frames - 1) // pipe.scale_temporal + 1
+
+
+def chunk_texts(global_prompt: str, local_prompts: list[str]) -> list[str]:
+    """Structured prompts: the global prompt followed by each event's local prompt."""
+    if not global_prompt.strip() and not any(p.strip() for p in local_prompts):
+        raise ValueError("syncos: no prompt (global and local prompts are all empty)")
+    locals_ = local_prompts or [""]
+    return [" ".join(p.strip() for p in (global_prompt, lp) if p.strip()) for lp in locals_]
+
+
+class SyncosSampler:
+    """Coupled sampling of one long latent video over a WisaPipeline; defaults follow METHODS.md §2.4.
+
+    chunk_len: latent frames per chunk (default: the native length); stride: latent frames between
+    chunk starts (default L//3: 4 for CogVideoX's 13); t_min: stage 2 runs while t > t_min (flow:
+    t = 1000·σ; default T_MIN_DDIM / T_MIN_FLOW); iters/lr: AdamW refinement per coupled step; minibatch: chunks per iteration, taken in
+    turn (None = all); kernel_sign/kernel_coeff/score_coeff: the CSD terms (see csd_gradient).
+    `model_calls` counts transformer evaluations (one per chunk and CFG batch) for cost comparisons.
+    """
+
+    def __init__(self, pipe: WisaPipeline, *, chunk_len: int | None = None,
+                 stride: int | None = None, t_min: float | None = None, iters: int = 20,
+                 lr: float = 0.5,
+                 minibatch: int | None = 4, guidance_scale: float = 6.0,
+                 physics_guidance_scale: float | None = None,
+                 baseline_noise: BaselineNoise = "fused_eps", kernel_sign: float = -1.0,
+                 kernel_coeff: float = 1.0, score_coeff: float = 1.0, mode: Mode = "syncos",
+                 gate_mode: Literal["reference", "deterministic"] = "reference",
+                 negative_prompt: str = ""):
+        if mode not in ("syncos", "gen-l-video"):
+            raise ValueError(f"syncos: unknown mode {mode!r}; use 'syncos' or 'gen-l-video'")
+        if baseline_noise not in ("fused_eps", "gaussian_fixed_per_step"):
+            raise ValueError(f"syncos: unknown baseline_noise {baseline_noise!r}; use 'fused_eps' "
+                             "or 'gaussian_fixed_per_step'")
+        if iters < 0 or lr <= 0 or (minibatch is not None and minibatch < 1):
+            raise ValueError(f"syncos: need iters ≥ 0, lr > 0, minibatch ≥ 1 (got {iters}, {lr}, "
+                             f"{minibatch})")
+        self.pipe = pipe
+        self.chunk_len = chunk_len or native_latent_frames(pipe)
+        self.stride = stride or max(1, self.chunk_len // 3)
+        self.flow = pipe.base == "wan"
+        if t_min is None:  # the paper's ≈ first 10 of 50 steps; Wan's shift-3 σ stay high longer
+            t_min = T_MIN_FLOW if self.flow else T_MIN_DDIM
+        self.t_min, self.iters, self.lr, self.minibatch = t_min, iters, lr, minibatch
+        self.guidance_scale, self.physics_guidance_scale = guidance_scale, physics_guidance_scale
+        self.baseline_noise, self.mode, self.gate_mode = baseline_noise, mode, gate_mode
+        self.kernel_sign, self.kernel_coeff, self.score_coeff = kernel_sign, kernel_coeff, score_coeff
+        self.negative_prompt = negative_prompt
+        self.tdim = 2 if self.flow else 1  # Wan latents are (B,C,F,H,W), CogVideoX (B,F,C,H,W)
+        self.model_calls = 0
+
+    # -- planning ---------------------------------------------------------------------------------
+
+    def coupled_steps(self, num_inference_steps: int) -> list[bool]:
+        """Which steps run stage 2 (t > t_min, syncos mode, iters > 0)."""
+        sched = self.pipe.fresh_scheduler()
+        sched.set_timesteps(num_inference_steps)
+        on = self.mode == "syncos" and self.iters > 0
+        return [on and float(t) > self.t_min for t in sched.timesteps]
+
+    def planned_calls(self, num_latent_frames: int, num_inference_steps: int) -> int:
+        """Transformer evaluations one run will make (progress totals, cost estimates)."""
+        n = len(chunk_windows(num_latent_frames, self.chunk_len, self.stride))
+        b = min(n, self.minibatch or n)
+        coupled = sum(self.coupled_steps(num_inference_steps))
+        return num_inference_steps * n + coupled * self.iters * b
+
+    # -- the model on one chunk ---------------------------------------------------------------------
+
+    def _chunk(self, x: torch.Tensor, w: Window) -> torch.Tensor:
+        return x.narrow(self.tdim, w[0], w[1] - w[0])
+
+    def _predict(self, x: torch.Tensor, t: torch.Tensor, cond: tuple, gates: torch.Tensor,
+                 rotary: Any, scale_input: Callable) -> torch.Tensor:
+        """Guided model output (v or flow) for one chunk; no gradient flows through the model."""
+        embeds, cats, quants = cond
+        n = cfg_branches(self.guidance_scale, self.physics_guidance_scale)
+        xin = scale_input(torch.cat([x] * n), t).to(self.pipe.dtype)
+        kwargs = {"image_rotary_emb": rotary} if rotary is not None else {}
+        with torch.no_grad():
+            pred = self.pipe.transformer(xin, embeds, t.expand(xin.shape[0]), categories=cats,
+                                         quantities=quants, gates=gates, **kwargs)
+        self.model_calls += 1
+        return combine_guidance(pred.float(), guidance_scale=self.guidance_scale,
+                                physics_guidance_scale=self.physics_guidance_scale)
+
+    def _scatter_mean(self, parts: list[torch.Tensor], windows: list[Window],
+                      like: torch.Tensor) -> torch.Tensor:
+        """Average chunk tensors into the long video; frames no chunk covers stay zero."""
+        total, count = torch.zeros_like(like), torch.zeros_like(like)
+        for p, w in zip(parts, windows, strict=True):
+            self._chunk(total, w).add_(p)
+            self._chunk(count, w).add_(1.0)
+        return total / count.clamp(min=1.0)
+
+    # -- stage 2 ---------------------------------------------------------------------------------------
+
+    def refine(self, x0: torch.Tensor, eps: torch.Tensor, sched: Schedule, i: int,
+               windows: list[Window], conds: list[tuple], gates: torch.Tensor, rotary: Any,
+               scale_input: Callable, on_call: Callable[[int], None] | None = None) -> torch.Tensor:
+        """CSD refinement of the whole x̂0 at step i's own timestep, with the step's fixed ε_base."""
+        t = sched.timesteps[i]
+        theta = x0.detach().clone().requires_grad_(True)
+        opt = torch.optim.AdamW([theta], lr=self.lr, weight_decay=0.0)  # decay would shrink latents
+        n = len(windows)
+        b = min(n, self.minibatch or n)
+        for k in range(self.iters):
+            batch = [(k * b + j) % n for j in range(b)]  # chunks in turn: all get refined evenly
+            particles, residuals = [], []
+            for c in batch:
+                th, e = self._chunk(theta.detach(), windows[c]), self._chunk(eps, windows[c])
+                x_t = sched.noise(th, e, i)
+                pred = self._predict(x_t, t, conds[c], gates, rotary, scale_input)
+                particles.append(x_t)
+                residuals.append(sched.residual(pred, x_t, e, th, i))
+                if on_call is not None:
+                    on_call(c)
+            g = csd_gradient(torch.stack(particles), torch.stack(residuals),
+                             kernel_coeff=self.kernel_coeff, kernel_sign=self.kernel_sign,
+                             score_coeff=self.score_coeff)
+            opt.zero_grad()
+            theta.grad = self._scatter_mean(list(g), [windows[c] for c in batch], theta.detach())
+            opt.step()
+        return theta.detach()
+
+    # -- the sampling run ---------------------------------------------------------------------------
+
+    def _conditions(self, texts: list[str], categories: torch.Tensor | None,
+                    quantities: torch.Tensor | None) -> list[tuple]:
+        """One CFG batch (embeds, categories, quantities) per structured prompt."""
+        pipe = self.pipe
+        embeds = pipe.encode_text(texts)
+        neg = (pipe.encode_text([self.negative_prompt]) if pipe.tokenizer is not None
+               else torch.zeros_like(embeds[:1]))
+        cats = torch.zeros(1, 29) if categories is None else categories.reshape(1, 29).float()
+        quants = torch.zeros(1, 18) if quantities is None else quantities.reshape(1, 18).float()
+        out = []
+        for m in range(len(texts)):
+            e, c, q = build_cfg_batch(embeds[m:m + 1], neg, cats, quants,
+                                      guidance_scale=self.guidance_scale,
+                                      physics_guidance_scale=self.physics_guidance_scale)
+            out.append((e, c.to(pipe.device, pipe.dtype), q.to(pipe.device, pipe.dtype)))
+        return out
+
+    def __call__(self, global_prompt: str, local_prompts: list[str], num_latent_frames: int, *,
+                 categories: torch.Tensor | None = None, quantities: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None, num_inference_steps: int = 50,
+                 height: int | None = None, width: int | None = None,
+                 callback: ChunkCallback | None = None, output_type: Literal["np", "latent"] = "np",
+                 ) -> np.ndarray | torch.Tensor:
+        """One long video: uint8 frames (N, H, W, 3), or its latents (`output_type="latent"`).
+
+        N = (T−1)·r + 1 as the base VAE decodes T latent frames (r = 4; CogVideoX's VAE gives that
+        only for odd T, 4·T for even T).
+
+        Chunks take `global_prompt` + the local prompt of the event at their temporal centre. The
+        callback gets (step, total steps, chunk) after every chunk evaluation, stage 1 and stage 2.
+        """
+        from filmcrew.models.wisa.physics import expert_gates
+
+        pipe = self.pipe
+        if num_inference_steps < 1:
+            raise ValueError(f"syncos: {num_inference_steps} steps; need at least 1")
+        windows = chunk_windows(num_latent_frames, self.chunk_len, self.stride)
+        texts = chunk_texts(global_prompt, local_prompts)
+        conds_by_event = self._conditions(texts, categories, quantities)
+        conds = [conds_by_event[m] for m in assign_prompts(windows, len(texts))]
+        height, width = height or pipe.native_height, width or pipe.native_width
+        pipe.check_size(pipe.native_frames, height, width)
+        shape = list(pipe.latent_shape(1, 1, height, width))
+        shape[self.tdim] = num_latent_frames
+        chunk_shape = list(shape)
+        chunk_shape[self.tdim] = self.chunk_len
+
+        gen_device = generator.device if generator is not None else torch.device("cpu")
+        scheduler = pipe.fresh_scheduler()
+        sched = Schedule(scheduler, num_inference_steps, flow=self.flow, device=pipe.device)
+        x = torch.randn(shape, generator=generator, device=gen_device, dtype=torch.float32)
+        x = x.to(pipe.device) * getattr(scheduler, "init_noise_sigma", 1.0)
+        scale_input = getattr(scheduler, "scale_model_input", lambda x, t: x)
+        rotary = None
+        if not self.flow and pipe.transformer.config.use_rotary_positional_embeddings:
+            from filmcrew.models.wisa.transformer import cogvideox_rotary_emb
+
+            # Each chunk is a native clip: the positions of L frames, wherever it sits in the video.
+            rotary = cogvideox_rotary_emb(pipe.transformer.config, self.chunk_len, chunk_shape[3],
+                                          chunk_shape[4], device=pipe.device)
+        coupled = self.coupled_steps(num_inference_steps)
+        total = len(sched.timesteps)
+        with pipe.lock:
+            for i, t in enumerate(sched.timesteps):
+                # Expert gates once per step, as the pipeline draws them: shared by every chunk.
+                gates = expert_gates(conds[0][1].float().to(gen_device), mode=self.gate_mode,
+                                     generator=generator).to(pipe.device, pipe.dtype)
+                # Stage 1: every chunk predicts x̂0; overlaps are averaged.
+                x0_parts = []
+                for c, w in enumerate(windows):
+                    xc = self._chunk(x, w)
+                    pred = self._predict(xc, t, conds[c], gates, rotary, scale_input)
+                    x0_parts.append(sched.split(xc, pred, i)[0])
+                    if callback is not None:
+                        callback(i + 1, total, c)
+                x0 = self._scatter_mean(x0_parts, windows, x)
+                if self.baseline_noise == "fused_eps":
+                    eps = sched.fused_eps(x, x0, i)
+                else:
+                    eps = torch.randn(shape, generator=generator, device=gen_device).to(pipe.device)
+                # Stage 2: global CSD refinement at the grounded timestep, early steps only.
+                if coupled[i]:
+                    x0 = self.refine(x0, eps, sched, i, windows, conds, gates, rotary, scale_input,
+                                     on_call=(lambda c, i=i: callback(i + 1, total, c))
+                                     if callback is not None else None)
+                # Stage 3: resume the trajectory with the same baseline noise.
+                x = sched.step(x0, eps, i)
+            if output_type == "latent":
+                return x
+            return pipe.decode(x)

@@ -1,0 +1,1 @@
+"""WISA: physics-aware text-to-video (pipeline, weights, LoRA training)."""
