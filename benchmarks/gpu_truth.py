@@ -374,10 +374,8 @@ def placement(b: Bench) -> dict:
         out[f"syncos_{base}_device"] = str(latents.device)
     model = FLAV(TINY_FLAV_CONFIG).to(b.device).eval()
     with torch.no_grad():
-        last = None
-        for last in stream(model, n=2, frames=3, y=1, cfg_scale=2.0, seed=0):
-            pass
-    out["rflav_device"] = str(last[0].device)
+        video = [v for v, _ in stream(model, n=2, frames=3, y=1, cfg_scale=2.0, seed=0)]
+    out["rflav_device"] = str(video[-1].device)
     return out
 
 
