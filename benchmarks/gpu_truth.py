@@ -359,23 +359,38 @@ def placement(b: Bench) -> dict:
     from filmcrew.tools.video.wisa.pipeline import tiny_wisa_pipeline
 
     out: dict[str, Any] = {}
+    failures: dict[str, str] = {}
+
+    def part(name: str, fn: Callable[[], Any]) -> None:
+        try:
+            out[name] = fn()
+        except Exception as e:  # each loop is checked on its own, so one failure names its loop
+            frames = [f for f in traceback.extract_tb(e.__traceback__) if "filmcrew" in f.filename]
+            failures[name] = f"{type(e).__name__}: {e}"[:200] + "".join(
+                f" <- {Path(f.filename).name}:{f.lineno}" for f in frames[-3:])
+
     for base in ("cogvideox", "wan"):
         pipe = tiny_wisa_pipeline(base, seed=0)
         for module in (pipe.transformer, pipe.vae, pipe.text_encoder):
             if module is not None:
                 module.to(b.device)
-        g = torch.Generator(b.device).manual_seed(0)
-        frames = pipe(f"a ball drops ({base})", num_inference_steps=2, generator=g)
-        out[f"wisa_{base}_frames"] = int(frames.shape[0])
-        latents = SyncosSampler(pipe, iters=2)("a ball", ["drops", "bounces"],
-                                                2 * ((pipe.native_frames - 1) // pipe.scale_temporal + 1),
-                                                num_inference_steps=2, generator=g,
-                                                output_type="latent")
-        out[f"syncos_{base}_device"] = str(latents.device)
+        part(f"wisa_{base}_frames", lambda pipe=pipe, base=base: int(pipe(
+            f"a ball drops ({base})", num_inference_steps=2,
+            generator=torch.Generator(b.device).manual_seed(0)).shape[0]))
+        latent_frames = 2 * ((pipe.native_frames - 1) // pipe.scale_temporal + 1)
+        part(f"syncos_{base}_device", lambda pipe=pipe, n=latent_frames: str(SyncosSampler(pipe, iters=2)(
+            "a ball", ["drops", "bounces"], n, num_inference_steps=2,
+            generator=torch.Generator(b.device).manual_seed(0), output_type="latent").device))
     model = FLAV(TINY_FLAV_CONFIG).to(b.device).eval()
-    with torch.no_grad():
-        video = [v for v, _ in stream(model, n=2, frames=3, y=1, cfg_scale=2.0, seed=0)]
-    out["rflav_device"] = str(video[-1].device)
+
+    def rflav_stream() -> str:
+        with torch.no_grad():
+            video = [v for v, _ in stream(model, n=2, frames=3, y=1, cfg_scale=2.0, seed=0)]
+        return str(video[-1].device)
+
+    part("rflav_device", rflav_stream)
+    if failures:
+        raise RuntimeError("; ".join(f"{k}: {v}" for k, v in failures.items()))
     return out
 
 
@@ -403,8 +418,10 @@ def run_all(b: Bench, names: list[str]) -> dict:
             row = BACKENDS[name](b)
             row["ok"] = True
         except Exception as e:  # recorded; the next backend still runs
+            frames = [f for f in traceback.extract_tb(e.__traceback__) if "filmcrew" in f.filename
+                      or "gpu_truth" in f.filename]
             row = {"ok": False, "error": f"{type(e).__name__}: {e}"[:400],
-                   "where": traceback.format_exc(limit=-3)[-800:]}
+                   "where": [f"{Path(f.filename).name}:{f.lineno} {f.line}" for f in frames[-4:]]}
         row["seconds_total"] = time.perf_counter() - t0
         if b.cuda:
             row["peak_gib"] = torch.cuda.max_memory_allocated(b.device) / 2 ** 30
