@@ -17,6 +17,7 @@ from typing import Any
 
 from filmcrew.context import crew_context, options_of, progress_callback
 from filmcrew.schemas import ArtifactRef, Candidate, EditDecision, StoryPlan
+from filmcrew.timing import EditGrid
 from filmcrew.tracing import read_trace
 
 RENDER_VERSION = "1"
@@ -115,7 +116,7 @@ def build_report(state: dict[str, Any], run_dir: Path, final: ArtifactRef,
             for s, e, c in zip(plan.shots, edit.order, chosen, strict=True)
         ],
         "edit": {"scorer": edit.scorer, "score": edit.score, "scorer_calls": edit.scorer_calls,
-                 "cuts_s": edit.cut_times_s},
+                 "cuts_s": EditGrid.of_edit(edit, options_of(state).fps).cut_times_s},
         "music": {
             "key": plan.music_brief.key, "mode": plan.music_brief.mode,
             "rounds": music.get("round", 0),

@@ -18,15 +18,15 @@ import numpy as np
 from filmcrew.schemas import Transition
 
 
-def _span(in_s: float, out_s: float, fps: int) -> tuple[int, int]:
-    """Output frame indices [a, b) of a trimmed clip."""
-    return round(in_s * fps), round(out_s * fps)
-
-
 def _plan(
     clips: Sequence[tuple[Path, float, float]], transitions: Sequence[Transition], fps: int
 ) -> tuple[list[tuple[int, int]], list[int]]:
-    """Validate the edit; return each clip's frame span and each junction's overlap in frames."""
+    """Validate the edit; return each clip's frame span and each junction's overlap in frames.
+
+    Seconds are snapped to the film's frame grid by `filmcrew.timing` (the one place that converts).
+    """
+    from filmcrew.timing import EditGrid, frames_of
+
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
     if not clips:
@@ -36,24 +36,14 @@ def _plan(
             f"{len(clips)} clips need {len(clips) - 1} transitions (or none for all cuts), "
             f"got {len(transitions)}"
         )
-    spans = []
     for i, (path, in_s, out_s) in enumerate(clips):
-        a, b = _span(in_s, out_s, fps)
-        if in_s < 0 or b - a < 1:
+        if in_s < 0 or frames_of(out_s, fps) - frames_of(in_s, fps) < 1:
             raise ValueError(
                 f"clip {i} ({Path(path).name}): in {in_s} s, out {out_s} s gives no frames at {fps} fps"
             )
-        spans.append((a, b))
-    overlaps = [round(t.duration_s * fps) if t.kind == "crossfade" else 0 for t in transitions]
-    overlaps += [0] * (len(clips) - 1 - len(overlaps))
-    for i, (a, b) in enumerate(spans):
-        head = overlaps[i - 1] if i > 0 else 0
-        tail = overlaps[i] if i < len(overlaps) else 0
-        if head + tail > b - a:
-            raise ValueError(
-                f"clip {i}: {b - a} frames cannot hold crossfades of {head} + {tail} frames"
-            )
-    return spans, overlaps
+    fades = [t.duration_s if t.kind == "crossfade" else 0.0 for t in transitions]
+    grid = EditGrid.from_seconds([(a, b) for _, a, b in clips], fades, fps)
+    return list(grid.spans), list(grid.overlaps)
 
 
 def expected_frame_count(
