@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -164,11 +165,11 @@ def write_otio(
     audio: dict | None = None,
     *,
     name: str = "filmcrew",
-) -> None:
-    """Write the edit as an OpenTimelineIO timeline: a video track and, if given, the score.
+) -> Any:
+    """Write the edit as an OpenTimelineIO timeline (and return it): a video track and, if given, the score.
 
     entries: dicts with name, media (or path), in_s, out_s (the media each clip uses, overlaps
-    included). A crossfade becomes an SMPTE dissolve centred on the cut: each clip's trimmed range
+    included) and optionally frames (the clip's whole length on the film's grid). A crossfade becomes an SMPTE dissolve centred on the cut: each clip's trimmed range
     stops (or starts) at the middle of the overlap and the dissolve's offsets reach into the media
     beyond it, so the track's duration equals the assembled film's. audio: dict with name, media,
     duration_s (and optional start_s), placed from time 0 on an audio track.
@@ -199,7 +200,11 @@ def write_otio(
             )
         clip = otio.schema.Clip(
             name=str(entry.get("name", f"clip-{i}")),
-            media_reference=otio.schema.ExternalReference(target_url=_media(entry)),
+            media_reference=otio.schema.ExternalReference(
+                target_url=_media(entry),
+                # the whole clip (editors' exports need it): its frames on the film's grid
+                available_range=otio.opentime.TimeRange(rt(0), rt(max(b, int(entry.get("frames", b))))),
+            ),
             source_range=otio.opentime.TimeRange(rt(a + before), rt(b - a - before - after)),
         )
         clip.metadata["filmcrew"] = {"in_s": float(entry["in_s"]), "out_s": float(entry["out_s"])}
@@ -216,9 +221,13 @@ def write_otio(
         sound.append(
             otio.schema.Clip(
                 name=str(audio.get("name", "score")),
-                media_reference=otio.schema.ExternalReference(target_url=_media(audio)),
+                media_reference=otio.schema.ExternalReference(
+                    target_url=_media(audio),
+                    available_range=otio.opentime.TimeRange(rt(0), rt(float(audio["duration_s"]) * fps)),
+                ),
                 source_range=otio.opentime.TimeRange(rt(0), rt(float(audio["duration_s"]) * fps)),
             )
         )
         timeline.tracks.append(sound)
     otio.adapters.write_to_file(timeline, str(path))
+    return timeline
