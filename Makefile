@@ -9,7 +9,7 @@ PIP    := $(VENV)/bin/pip
 DEMO_REQUEST ?= A glass of water is knocked off a table and shatters on the floor; slow-motion replay of the fall; tense strings.
 DEMO_DIR ?= runs/demo
 
-.PHONY: venv browser demo test lint bench clean test-audiocraft
+.PHONY: venv browser demo test lint bench soak clean test-audiocraft
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ lint: venv
 
 bench: venv
 	$(PY) benchmarks/demo_nodes.py
+
+# The whole request corpus (filmcrew/eval/corpus.py) through the whole crew at a tiny format; the
+# last result is recorded in benchmarks/RESULTS.md.
+soak: venv
+	$(PY) benchmarks/soak.py
 
 # audiocraft pins torch 2.1, so its backend is tested in its own environment, without the main
 # constraints; filmcrew itself is used from the source tree (PYTHONPATH), with only what it imports.

@@ -10,6 +10,7 @@ from typing import Any
 
 from filmcrew.context import crew_context, options_of
 from filmcrew.schemas import ArtifactRef, Candidate, EditDecision, MixPlan, Stem
+from filmcrew.timing import EditGrid
 
 # Gains and pans of a small film orchestra: the melody leads, harmony sits wide and under it.
 BALANCE = {"melody": (0.0, 0.1), "harmony": (-5.0, -0.3), "bass": (-3.0, 0.0),
@@ -29,7 +30,7 @@ def mix_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                     pan=BALANCE.get(str(n), (0.0, 0.0))[1]) for n in names],
         target_lufs=opts.target_lufs,
     )
-    ambience = _ambience(ctx, state, music["duration_s"], opts.sample_rate)
+    ambience = _ambience(ctx, state, music["duration_s"], opts.sample_rate, opts.fps)
     ref = mix_stems(ctx.store, "mixer", stems, plan, music["duration_s"], opts.sample_rate,
                     ambience=ambience)
     music["mix"] = ref.model_dump(mode="json")
@@ -38,12 +39,13 @@ def mix_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     return {"music": music}
 
 
-def _ambience(ctx: Any, state: dict[str, Any], duration_s: float, sample_rate: int) -> ArtifactRef | None:
+def _ambience(ctx: Any, state: dict[str, Any], duration_s: float, sample_rate: int,
+              fps: int) -> ArtifactRef | None:
     """The chosen clips' own sound (RFLAV shots) on the film's timeline, or None if none has any."""
     from filmcrew.tools.music import ambience_stem
 
     edit = EditDecision.model_validate(state["edit"])
-    starts = [0.0, *edit.cut_times_s]
+    starts = EditGrid.of_edit(edit, fps).start_times_s  # where each clip's sound begins
     pieces = []
     for start, entry in zip(starts, edit.order, strict=True):
         clip = Candidate.model_validate(state["candidates"][f"{entry.shot_id}#{entry.candidate}"]).clip

@@ -39,17 +39,18 @@ def check_plan(plan: StoryPlan, duration_s: float) -> None:
 
 
 def snap_to_frames(plan: StoryPlan, fps: int, duration_s: float | None = None) -> StoryPlan:
-    """Make every shot a whole number of frames, the total exactly round(duration · fps) frames.
+    """Make every shot a whole number of frames, the total exactly frames_of(duration, fps).
 
-    Per-shot rounding alone can lose or gain a frame per shot; largest remainders keep the total.
+    Shares are split by largest remainders on the film's frame grid (`filmcrew.timing`), so the
+    shots' frames always add up to the film's, each shot has at least one frame, and every
+    duration_s is `seconds_of(frames, fps)`.
     """
-    total = round((duration_s if duration_s is not None else plan.duration_s) * fps)
-    exact = [s.duration_s * fps * total / (plan.duration_s * fps) for s in plan.shots]
-    frames = [max(1, int(x)) for x in exact]
-    by_remainder = sorted(range(len(exact)), key=lambda i: exact[i] - int(exact[i]), reverse=True)
-    for i in by_remainder[: max(0, total - sum(frames))]:
-        frames[i] += 1
-    shots = [s.model_copy(update={"duration_s": n / fps}) for s, n in zip(plan.shots, frames, strict=True)]
+    from filmcrew.timing import frames_of, seconds_of, split_frames
+
+    total = frames_of(duration_s if duration_s is not None else plan.duration_s, fps)
+    frames = split_frames([s.duration_s for s in plan.shots], total)
+    shots = [s.model_copy(update={"duration_s": seconds_of(n, fps)})
+             for s, n in zip(plan.shots, frames, strict=True)]
     return plan.model_copy(update={"shots": shots})
 
 

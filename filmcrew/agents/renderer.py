@@ -3,7 +3,8 @@
 With `--interpolate-fps F` the assembled film is raised to F frames per second by REGEN interpolation.
 
 Writes `final.mp4` (H.264 + AAC, exact frame count, audio within a frame of the picture),
-`timeline.otio` (the edit as an OpenTimelineIO timeline), `plan.json` and `report.json`.
+`timeline.otio` (the edit as an OpenTimelineIO timeline), the same edit for editors as `final.fcpxml`
+(Final Cut Pro X XML) and `final.edl` (CMX 3600), `plan.json` and `report.json`.
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from typing import Any
 
 from filmcrew.context import crew_context, options_of, progress_callback
 from filmcrew.schemas import ArtifactRef, Candidate, EditDecision, StoryPlan
+from filmcrew.timing import EditGrid
 from filmcrew.tracing import read_trace
 
 RENDER_VERSION = "1"
 
 
 def render_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
-    from filmcrew.tools.edit import assemble_frames, expected_frame_count, write_otio
+    from filmcrew.timing import frames_within
+    from filmcrew.tools.edit import (
+        assemble_frames,
+        expected_frame_count,
+        write_editor_exports,
+        write_otio,
+    )
     from filmcrew.tools.media import mux, read_audio
 
     ctx = crew_context(runtime)
@@ -64,13 +72,16 @@ def render_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                                  model_id)
     _publish(ctx.store.path(final), ctx.run_dir / "final.mp4")
     entries = [{"name": e.shot_id, "path": os.path.relpath(p, ctx.run_dir), "in_s": e.in_s,
-                "out_s": e.out_s} for (p, _, _), e in zip(clips, edit.order, strict=True)]
-    write_otio(ctx.run_dir / "timeline.otio", entries, edit.transitions, opts.fps,
+                "out_s": e.out_s, "frames": frames_within(c.clip.duration_s or e.out_s, opts.fps)}
+               for (p, _, _), e, c in zip(clips, edit.order, chosen, strict=True)]
+    timeline = write_otio(ctx.run_dir / "timeline.otio", entries, edit.transitions, opts.fps,
                {"name": "score", "path": os.path.relpath(ctx.store.path(mix), ctx.run_dir),
                 "duration_s": mix.duration_s})
     plan = StoryPlan.model_validate(state["plan"])
     (ctx.run_dir / "plan.json").write_text(plan.model_dump_json(indent=2), encoding="utf-8")
+    exports = write_editor_exports(timeline, ctx.run_dir)  # final.fcpxml, final.edl
     report = build_report(state, ctx.run_dir, final, chosen)
+    report["exports"] = {"otio": "timeline.otio", **{k: p.name for k, p in exports.items()}}
     (ctx.run_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return {"render": final.model_dump(mode="json")}
 
@@ -115,7 +126,7 @@ def build_report(state: dict[str, Any], run_dir: Path, final: ArtifactRef,
             for s, e, c in zip(plan.shots, edit.order, chosen, strict=True)
         ],
         "edit": {"scorer": edit.scorer, "score": edit.score, "scorer_calls": edit.scorer_calls,
-                 "cuts_s": edit.cut_times_s},
+                 "cuts_s": EditGrid.of_edit(edit, options_of(state).fps).cut_times_s},
         "music": {
             "key": plan.music_brief.key, "mode": plan.music_brief.mode,
             "rounds": music.get("round", 0),

@@ -72,6 +72,7 @@ def _lca_checkpoint(path: str) -> Any:
 
 def edit_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     """Choose the cut: one candidate per shot, in plan order, with trims and transitions."""
+    from filmcrew.timing import frames_within, seconds_of
     from filmcrew.tools.edit import beam_search
 
     ctx = crew_context(runtime)
@@ -91,8 +92,10 @@ def edit_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     order = []
     for shot_cands, i in zip(per_shot, result.indices, strict=True):
         c = shot_cands[i]
+        # the whole clip, trimmed to whole frames of the film's grid (filmcrew.timing)
+        frames = frames_within(c.clip.duration_s or 0.0, opts.fps)
         order.append(EditEntry(shot_id=c.shot_id, candidate=c.index, in_s=0.0,
-                               out_s=round(c.clip.duration_s or 0.0, 6)))
+                               out_s=seconds_of(frames, opts.fps)))
     edit = EditDecision(order=order, transitions=[Transition(kind="cut")] * (len(order) - 1),
                         score=float(result.score), scorer=opts.scorer, scorer_calls=result.calls)
     return {"edit": edit.model_dump(mode="json")}

@@ -18,6 +18,7 @@ _FACE = {
     "assemble_frames": "filmcrew.tools.edit.assembly",
     "expected_frame_count": "filmcrew.tools.edit.assembly",
     "write_otio": "filmcrew.tools.edit.assembly",
+    "write_editor_exports": "filmcrew.tools.edit.export",
 }
 
 

@@ -12,21 +12,22 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from filmcrew.schemas import Transition
 
 
-def _span(in_s: float, out_s: float, fps: int) -> tuple[int, int]:
-    """Output frame indices [a, b) of a trimmed clip."""
-    return round(in_s * fps), round(out_s * fps)
-
-
 def _plan(
     clips: Sequence[tuple[Path, float, float]], transitions: Sequence[Transition], fps: int
 ) -> tuple[list[tuple[int, int]], list[int]]:
-    """Validate the edit; return each clip's frame span and each junction's overlap in frames."""
+    """Validate the edit; return each clip's frame span and each junction's overlap in frames.
+
+    Seconds are snapped to the film's frame grid by `filmcrew.timing` (the one place that converts).
+    """
+    from filmcrew.timing import EditGrid, frames_of
+
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
     if not clips:
@@ -36,24 +37,14 @@ def _plan(
             f"{len(clips)} clips need {len(clips) - 1} transitions (or none for all cuts), "
             f"got {len(transitions)}"
         )
-    spans = []
     for i, (path, in_s, out_s) in enumerate(clips):
-        a, b = _span(in_s, out_s, fps)
-        if in_s < 0 or b - a < 1:
+        if in_s < 0 or frames_of(out_s, fps) - frames_of(in_s, fps) < 1:
             raise ValueError(
                 f"clip {i} ({Path(path).name}): in {in_s} s, out {out_s} s gives no frames at {fps} fps"
             )
-        spans.append((a, b))
-    overlaps = [round(t.duration_s * fps) if t.kind == "crossfade" else 0 for t in transitions]
-    overlaps += [0] * (len(clips) - 1 - len(overlaps))
-    for i, (a, b) in enumerate(spans):
-        head = overlaps[i - 1] if i > 0 else 0
-        tail = overlaps[i] if i < len(overlaps) else 0
-        if head + tail > b - a:
-            raise ValueError(
-                f"clip {i}: {b - a} frames cannot hold crossfades of {head} + {tail} frames"
-            )
-    return spans, overlaps
+    fades = [t.duration_s if t.kind == "crossfade" else 0.0 for t in transitions]
+    grid = EditGrid.from_seconds([(a, b) for _, a, b in clips], fades, fps)
+    return list(grid.spans), list(grid.overlaps)
 
 
 def expected_frame_count(
@@ -174,11 +165,11 @@ def write_otio(
     audio: dict | None = None,
     *,
     name: str = "filmcrew",
-) -> None:
-    """Write the edit as an OpenTimelineIO timeline: a video track and, if given, the score.
+) -> Any:
+    """Write the edit as an OpenTimelineIO timeline (and return it): a video track and, if given, the score.
 
     entries: dicts with name, media (or path), in_s, out_s (the media each clip uses, overlaps
-    included). A crossfade becomes an SMPTE dissolve centred on the cut: each clip's trimmed range
+    included) and optionally frames (the clip's whole length on the film's grid). A crossfade becomes an SMPTE dissolve centred on the cut: each clip's trimmed range
     stops (or starts) at the middle of the overlap and the dissolve's offsets reach into the media
     beyond it, so the track's duration equals the assembled film's. audio: dict with name, media,
     duration_s (and optional start_s), placed from time 0 on an audio track.
@@ -209,7 +200,11 @@ def write_otio(
             )
         clip = otio.schema.Clip(
             name=str(entry.get("name", f"clip-{i}")),
-            media_reference=otio.schema.ExternalReference(target_url=_media(entry)),
+            media_reference=otio.schema.ExternalReference(
+                target_url=_media(entry),
+                # the whole clip (editors' exports need it): its frames on the film's grid
+                available_range=otio.opentime.TimeRange(rt(0), rt(max(b, int(entry.get("frames", b))))),
+            ),
             source_range=otio.opentime.TimeRange(rt(a + before), rt(b - a - before - after)),
         )
         clip.metadata["filmcrew"] = {"in_s": float(entry["in_s"]), "out_s": float(entry["out_s"])}
@@ -226,9 +221,13 @@ def write_otio(
         sound.append(
             otio.schema.Clip(
                 name=str(audio.get("name", "score")),
-                media_reference=otio.schema.ExternalReference(target_url=_media(audio)),
+                media_reference=otio.schema.ExternalReference(
+                    target_url=_media(audio),
+                    available_range=otio.opentime.TimeRange(rt(0), rt(float(audio["duration_s"]) * fps)),
+                ),
                 source_range=otio.opentime.TimeRange(rt(0), rt(float(audio["duration_s"]) * fps)),
             )
         )
         timeline.tracks.append(sound)
     otio.adapters.write_to_file(timeline, str(path))
+    return timeline
