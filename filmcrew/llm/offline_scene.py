@@ -321,6 +321,8 @@ def _lookup(words: list[str], i: int) -> tuple[str, str, int] | None:
             if find_kind(w) is not None or find_kind(singular(w)) is not None:
                 return singular(w) if find_kind(singular(w)) else w, "subject", 1
             m = find_material(w)
+            if w == "light" and (i + 1 == len(words) or words[i + 1] in _V or words[i + 1] in ("beam", "beams", "ray", "rays")):
+                return w, "subject", 1  # "light passes through a prism"
             if m is not None and w not in SIZES - {"water", "sand", "snow", "ice", "glass", "paper"}:
                 return w, "subject", 1
     return None
@@ -630,9 +632,9 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
                 target_at = where.head if where.kind in ("subject", "scenery") else None
             else:
                 target_at = None
-            if v == "rest":
+            if v == "rest" and len(verbs) > 1:
                 last = subject
-                continue
+                continue  # "bottles stand on a wall and a stone knocks them over": the stand is the setup
             actions.append(ParsedAction(subject, v, None, target_at))
             last = subject
             continue

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from filmcrew.catalog import find_kind
+from filmcrew.llm.offline_scene import _V as _VERB_FORMS
 from filmcrew.llm.offline_scene import (
     PLACE_WORDS,
     SCENERY_PLACE,
@@ -78,8 +79,8 @@ def film_subjects(found: list[Subject], scenes: list[BeatScene]) -> list[Subject
     used: set[str] = set()
     colours = {c for p in phrases.values() for c in p.colors}
     for s in found:
-        if s.name in colours:
-            continue  # "red and gold sparks": gold is a colour here, not a subject
+        if s.name in colours or s.name.split()[-1] in _VERB_FORMS:
+            continue  # "stones crumble" is stones that crumble  # "red and gold sparks": gold is a colour here, not a subject
         if (s.name in SCENERY_WORDS or _head(s.name) in SCENERY_WORDS) and s.kind not in FIXTURE_SUBJECTS:
             continue  # a river or a waterfall is scenery, not a puddle
         if s.name in PLACE_WORDS and s.kind not in FIXTURE_SUBJECTS:
