@@ -69,7 +69,7 @@ _ACTION = re.compile(
     r"\b(fall|fell|drop|shatter|melt|explod|burst|roll|bounc|crash|hit|break|broke|pour|spill|flow|"
     r"burn|fl(y|ies|ew)|rise|launch|knock|slid|tumbl|freez|boil|mov|walk|run|jump|collid)", re.I)
 #: Editor's shots (establishing, closing…) are added only while shots stay this long on average.
-MIN_PADDED_SHOT_S = 2.0
+MIN_PADDED_SHOT_S = 1.0
 #: Materials as adjectives, for the global prompt ("a steel ball", "a golden ring").
 _ADJECTIVE = {"wood": "wooden", "gold": "golden", "glass": "glass", "steel": "steel", "iron": "iron",
               "rubber": "rubber", "stone": "stone", "ceramic": "ceramic", "ice": "ice", "wax": "wax",
