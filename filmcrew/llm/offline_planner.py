@@ -160,7 +160,10 @@ def plan_request(
         for i, (b, c) in enumerate(zip(beats, cents, strict=True))
     ]
     every_action = [a for s in shots for a in s.actions]
-    shots = [s.model_copy(update={"subjects": story_roles(s.subjects, every_action)}) for s in shots]
+    acting = {a.subject for a in every_action}
+    shots = [s.model_copy(update={"subjects": [  # a thing the catalog does not know stands still
+        x.model_copy(update={"role": "static"}) if x.kind == "object" and x.name not in acting else x
+        for x in story_roles(s.subjects, every_action)]}) for s in shots]
     numbered = sorted({a.beat for s in shots for a in s.actions if a.beat is not None})
     beat_texts = {n: b.text for b in beats if b.kind == "action" for n in b.numbers[:1]}
     music_brief = write_music_brief(text, shots, music_text=" ; ".join(music), style=style, seed=seed)

@@ -333,7 +333,7 @@ _STOP = {"and", "or", "of", "with", "the", "a", "an", "then", "is", "are", "was"
          "slowly", "quickly", "back", "forth", "together", "flat", "apart", "twice", "once", "again",
          "night", "day", "dawn", "dusk", "sunset", "sunrise", "noon", "midnight", "morning",
          "evening", "afternoon", "wind", "sunlight", "time", "moment", "rainbow", "spectrum", "rim",
-         "edge", "way", "top", "bottom", "side", "middle", "centre", "center", "end", "front", "air"}
+         "edge", "way", "top", "bottom", "room", "scene", "film", "video", "shot", "camera", "side", "middle", "centre", "center", "end", "front", "air"}
 
 
 def _generic(words: list[str], j: int) -> bool:
@@ -396,7 +396,7 @@ def noun_phrases(words: list[str]) -> list[NounPhrase]:
                 j += 1
             elif (w in SIZES and _lookup(words, j) is None) or (
                     w in NAME_MODIFIERS and j + 1 < len(words) and _lookup(words, j + 1) is not None
-                    and _lookup(words, j + 1)[1] == "subject" and w not in ("glass",)
+                    and _lookup(words, j + 1)[1] in ("subject", "scenery")
                     and not (find_material(w) and find_kind(w) and words[j + 1] == "of")):
                 mods.append(w)
                 j += 1
@@ -594,7 +594,7 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
         before = [p for p in phrases if p.end <= vs and p.kind in ("subject", "scenery")
                   and (vi == 0 or p.start >= verbs[vi - 1][1])
                   and not (p.start > 0 and (words[p.start - 1] in PATH_WORDS or words[p.start - 1] in _V
-                                            or words[p.start - 1] in ("of", "like", "as")))]
+                                            or words[p.start - 1] in ("of", "like", "as", "with")))]
         subj_p = next((p for p in reversed(before) if p.kind == "subject"), None) or (
             before[-1] if before else None)  # "the river carries…", "the wall collapses"
         if subj_p is None and vi == 0 and actors and actors[0].start < vs and actor is None:
@@ -734,6 +734,8 @@ def subject_entry(p: NounPhrase) -> tuple[str, str]:
     if k is not None:
         return k.name, p.material or k.material
     m = find_material(p.head.split()[-1])
+    if m is not None and m.name in ("light", "fire"):
+        return ("lamp" if m.name == "light" else "campfire"), m.name
     return ("puddle" if m and m.state == "liquid" else "object"), (m.name if m else "wood")
 
 
