@@ -145,11 +145,107 @@ class Camera(_Model):
     )
 
 
+# The scene language (issue 17): who, how many, where, doing what. Flat lists of small records that
+# name each other by `name`, so a function-calling LLM can write them; every field has a default, so
+# plans written before these fields existed still load (and resume and replay).
+
+#: Where a shot happens; the previz, the music brief and the video prompt all read this vocabulary.
+Place = Literal[
+    "kitchen", "classroom", "living room", "bedroom", "bathroom", "office", "workshop", "laboratory",
+    "garage", "warehouse", "gym", "hall", "studio", "table top", "street", "city", "construction site",
+    "playground", "park", "garden", "yard", "field", "forest", "desert", "mountain", "cave", "beach",
+    "river", "river bank", "lake", "sea", "pool", "underwater", "snowfield", "sky", "space",
+]
+PLACES: tuple[str, ...] = Place.__args__  # type: ignore[attr-defined]
+#: The older, coarser `Shot.setting` each place implies (what the previz stage reads today).
+PLACE_SETTING: dict[str, str] = {
+    **{p: "indoor" for p in ("kitchen", "classroom", "living room", "bedroom", "bathroom", "office",
+                             "workshop", "laboratory", "garage", "warehouse", "gym", "hall", "studio")},
+    "table top": "table", "street": "street", "city": "street", "construction site": "street",
+    **{p: "ground" for p in ("playground", "park", "garden", "yard", "field", "forest", "desert",
+                             "mountain", "cave", "beach", "river bank", "snowfield")},
+    **{p: "water" for p in ("river", "lake", "sea", "pool", "underwater")},
+    "sky": "sky", "space": "space",
+}
+INDOOR_PLACES = frozenset(p for p, s in PLACE_SETTING.items() if s == "indoor") | {"table top"}
+
+Arrangement = Literal["single", "row", "stack", "wall", "pile", "ring", "scattered"]
+StoryRole = Literal["actor", "target", "scenery", "container", "heat source", "light source",
+                    "pourer", "support"]
+SceneryKind = Literal[
+    "ramp", "stairs", "shelf", "ledge", "table", "counter", "desk", "floor", "bin", "basket",
+    "bucket", "bowl", "wall", "fence", "stream", "river", "waterfall", "pond", "stove", "pan",
+    "spoon", "jug", "mirror", "prism", "window", "door", "cliff", "hill", "track", "pipe",
+]
+SCENERY_KINDS: tuple[str, ...] = SceneryKind.__args__  # type: ignore[attr-defined]
+Relation = Literal["on", "in", "under", "beside", "above", "against", "behind", "in front of",
+                   "at the top of", "at the bottom of", "hanging from"]
+RELATIONS: tuple[str, ...] = Relation.__args__  # type: ignore[attr-defined]
+Verb = Literal[
+    "rest", "roll", "slide", "drop", "fall", "topple", "swing", "throw", "launch", "push",
+    "knock over", "hit", "pour", "drip", "drift", "float", "sink", "glide", "fly", "land",
+    "bounce", "spin", "scatter", "collapse", "melt", "freeze", "boil", "burn", "explode", "shatter",
+    "splash", "flow", "rise", "grow", "walk", "run", "jump", "move", "reflect", "refract", "shine",
+]
+VERBS: tuple[str, ...] = Verb.__args__  # type: ignore[attr-defined]
+Path = Literal["down", "off", "into", "onto", "across", "past", "over", "through", "along", "up",
+               "around", "toward", "out of", "from", "against", "under"]
+PATHS: tuple[str, ...] = Path.__args__  # type: ignore[attr-defined]
+ShotKind = Literal["action", "establishing", "closing", "aftermath", "replay", "detail"]
+
+
 class Subject(_Model):
-    name: str = Field(description="what the plan calls it, e.g. 'glass'")
+    name: str = Field(description="what the plan calls it (one thing or one group): 'plate', 'toy boat'")
     kind: str = Field(description="catalog kind used for size and shape, e.g. 'glass', 'ball', 'car'")
     material: str = Field(description="catalog material, e.g. 'glass', 'water', 'steel'")
     role: Literal["moving", "static", "background"] = "moving"
+    count: int = Field(default=1, ge=1, le=1000, description="how many: 'six plates' is 6")
+    arrangement: Arrangement = Field(
+        default="single", description="how a group stands: a stack of plates, a wall of bricks, a row of books")
+    colors: list[str] = Field(default_factory=list, description="colour words, e.g. ['red', 'gold']")
+    story_role: StoryRole = Field(default="actor", description="the part it plays in the action")
+
+
+class Scenery(_Model):
+    """A piece of set the action needs: a shelf to fall off, a river to drift down, a bin to land in."""
+
+    name: str = Field(description="what relations and actions call it, e.g. 'shelf', 'river'")
+    kind: SceneryKind
+    material: str = Field(default="", description="catalog material; '' = the usual one")
+    angle_deg: float | None = Field(default=None, ge=0, le=90, description="ramp or incline slope")
+    steps: int | None = Field(default=None, ge=1, le=100, description="stairs: number of steps")
+    height_m: float | None = Field(default=None, gt=0,
+                                   description="shelf, ledge or table height; waterfall drop")
+    flow: Literal["left", "right", "down"] | None = Field(default=None,
+                                                          description="stream or river direction")
+    speed_m_s: float | None = Field(default=None, ge=0, description="stream or river current")
+
+
+class SceneRelation(_Model):
+    """Where things are when the shot starts: `subject` `relation` `object` ('plate' on 'shelf')."""
+
+    subject: str = Field(description="a subject or scenery name of this shot")
+    relation: Relation
+    object: str = Field(description="a subject or scenery name of this shot")
+
+
+class Action(_Model):
+    """One thing that happens, in time order within the shot."""
+
+    subject: str = Field(description="who acts: a subject (or scenery) name of this shot")
+    verb: Verb
+    path: Path | None = Field(default=None, description="which way: down, off, into, past, over…")
+    target: str | None = Field(default=None,
+                               description="what the path or verb is about: a subject or scenery name")
+    start: float = Field(default=0.0, ge=0, le=1, description="when it starts, as a fraction of the shot")
+    end: float = Field(default=1.0, ge=0, le=1, description="when it ends, as a fraction of the shot")
+    pace: float = Field(default=1.0, gt=0, le=10,
+                        description="speed relative to natural: 2 = twice as fast, 0.5 = half")
+    beat: int | None = Field(default=None, ge=1, description="the 1-based plan beat it performs")
+
+    def window_s(self, duration_s: float) -> tuple[float, float]:
+        """(start, end) in seconds from the start of a shot `duration_s` long."""
+        return (self.start * duration_s, self.end * duration_s)
 
 
 class Shot(_Model):
@@ -162,6 +258,23 @@ class Shot(_Model):
     setting: Literal["table", "ground", "water", "sky", "space", "indoor", "street"] = "ground"
     time_of_day: Literal["dawn", "day", "dusk", "night"] = "day"
     backend: str | None = Field(default=None, description="backend hint; None = the run's default")
+    kind: ShotKind = Field(default="action", description="an action shot, or an editor's shot around one")
+    place: Place | None = Field(default=None, description="where: kitchen, classroom, river, sky…")
+    scenery: list[Scenery] = Field(default_factory=list, description="the set the action needs")
+    relations: list[SceneRelation] = Field(default_factory=list, description="as the shot starts")
+    actions: list[Action] = Field(default_factory=list, description="what happens, in time order")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _setting_from_place(cls, data: object) -> object:
+        """A shot that names its place but no setting gets the setting the place implies."""
+        if isinstance(data, dict) and data.get("place") in PLACE_SETTING and "setting" not in data:
+            data = {**data, "setting": PLACE_SETTING[data["place"]]}
+        return data
+
+    def names(self) -> set[str]:
+        """Every subject and scenery name of the shot: what relations and actions may name."""
+        return {s.name for s in self.subjects} | {s.name for s in self.scenery}
 
 
 class MusicBrief(_Model):
@@ -195,6 +308,10 @@ class StoryPlan(_Model):
     shots: list[Shot] = Field(min_length=1)
     music_brief: MusicBrief
     style: str = ""
+    beats: list[str] = Field(
+        default_factory=list,
+        description="the request's story beats in order; each is performed in exactly one shot",
+    )
 
     @property
     def duration_s(self) -> float:

@@ -1,7 +1,8 @@
 """The planner: request → StoryPlan (global prompt, shots with events, music brief).
 
 Business rules are checked in code after parsing, and a violation goes back to the LLM as a repair
-message: shot durations add up to the target, ids are unique.
+message: shot durations add up to the target, ids are unique, and the scene fields hold together
+(names, counts, action times, one shot per story beat: `filmcrew.scene`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from filmcrew.context import crew_context, options_of
 from filmcrew.llm.prompts import render
+from filmcrew.scene import check_scene
 from filmcrew.schemas import StoryPlan
 
 DEFAULT_DURATION_S = 12.0
@@ -36,6 +38,7 @@ def check_plan(plan: StoryPlan, duration_s: float) -> None:
         raise ValueError(
             f"shot durations add up to {total:.2f} s; they must add up to {duration_s:.2f} s"
         )
+    check_scene(plan)
 
 
 def snap_to_frames(plan: StoryPlan, fps: int, duration_s: float | None = None) -> StoryPlan:
