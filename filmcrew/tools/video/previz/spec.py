@@ -17,11 +17,11 @@ MOTION_VERBS = frozenset({
     "drift", "float", "sink", "glide", "fly", "land", "bounce", "scatter", "collapse", "move", "jump",
 })
 #: Arrangements that mean many even when the count says one ("a brick wall"): the count they default to.
-GROUP_DEFAULT = {"wall": 15, "stack": 5, "row": 5, "pile": 8, "ring": 8, "scattered": 6}
+GROUP_DEFAULT = {"wall": 28, "stack": 5, "row": 5, "pile": 8, "ring": 8, "scattered": 6}
 
 #: Named things whose size and material the catalog kind does not say (metres, side view).
 NAMED: dict[str, tuple[tuple[float, float], str, str]] = {
-    "wrecking ball": ((0.9, 0.9), "circle", "steel"),
+    "wrecking ball": ((0.6, 0.6), "circle", "steel"),
     "toy boat": ((0.35, 0.14), "boat", "wood"),
     "boat": ((2.5, 0.8), "boat", "wood"),
     "paper plane": ((0.28, 0.06), "plane_toy", "paper"),

@@ -45,6 +45,7 @@ from filmcrew.tools.video.previz.scenery import (
     width_of,
 )
 from filmcrew.tools.video.previz.spec import (
+    MOTION_VERBS,
     NAMED,
     SceneSpec,
     SpecAction,
@@ -106,6 +107,7 @@ class Play:
     holds: list[Hold] = field(default_factory=list)
     lifts: list[tuple[SubjectBody, float, float, float, float]] = field(default_factory=list)
     started: set[int] = field(default_factory=set)
+    stalled: set[int] = field(default_factory=set)
     targets: dict[int, tuple[float, float]] = field(default_factory=dict)  # action -> aim point
     places: str | None = None
 
@@ -386,8 +388,12 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
         g = groups.get(a.subject)
         if g is None:
             continue
-        tgt_piece_sc = by_name.get(a.target or "")
-        tgt_group = groups.get(a.target or "")
+        target = goal(spec, a) if verb_flies(a.verb) else a.target
+        if a.verb in ("land",) and any(b.subject == a.subject and verb_flies(b.verb)
+                                       for b in spec.actions[:spec.actions.index(a)]):
+            continue  # the flight before it placed the landing spot
+        tgt_piece_sc = by_name.get(target or "")
+        tgt_group = groups.get(target or "")
         if not _placed(g):
             start_x = x_cursor
             fw, _ = _group_footprint(len(g.bodies), g.spec.arrangement, *g.size, g.shape)
@@ -584,7 +590,7 @@ def _hang(play: Play, g: Group, a: SpecAction, target: Group | None, target_piec
           x_cursor: float, space: pymunk.Space) -> None:
     """A pendulum: the body hangs from a pivot above the spot where it meets its target, raised back."""
     r = g.size[0] / 2
-    length = max(2.0, 3.2 * g.size[1])
+    length = max(1.6, 2.6 * g.size[1])
     if target is not None and _placed(target):
         left = min(b._xy[0] - b.size_m[0] / 2 for b in target.bodies)  # type: ignore[attr-defined]
         tall = max(b._xy[1] + b.size_m[1] / 2 for b in target.bodies)  # type: ignore[attr-defined]
@@ -609,10 +615,14 @@ def _hang(play: Play, g: Group, a: SpecAction, target: Group | None, target_piec
 def _plan_actions(play: Play, spec: SceneSpec, duration: float, space: pymunk.Space) -> None:
     """Hold what must wait for its action (a raised pendulum, a body at the top of a ramp, a dropped
     thing in the air, a glider in the hand) until the action starts."""
+    seen: set[str] = set()
     for i, a in enumerate(spec.actions):
         g = play.groups.get(a.subject)
         if g is None or not g.bodies or g.bodies[0].body is None:
             continue
+        if a.subject in seen or a.verb not in MOTION_VERBS:
+            continue  # only a subject's first motion waits; later ones follow from it
+        seen.add(a.subject)
         hold = a.verb in ("swing", "drop", "fall", "bounce", "glide", "fly", "throw", "launch") or (
             a.verb in ("roll", "slide") and a.path == "down")
         if hold and a.t0 > 0:
@@ -623,6 +633,22 @@ def _plan_actions(play: Play, spec: SceneSpec, duration: float, space: pymunk.Sp
         _ = i
 
 
+def goal(spec: SceneSpec, a: SpecAction) -> str | None:
+    """What an action is aimed at: its target, or for a flight or a push with none, the target of the
+    same subject's next action ("glides across the room and lands in the bin": the bin)."""
+    if a.target is not None and (spec.subject(a.target) is not None or spec.scenery_named(a.target)):
+        return a.target
+    later = spec.actions[spec.actions.index(a) + 1:] if a in spec.actions else []
+    for b in later:
+        if b.subject == a.subject and b.target is not None:
+            return b.target
+    return a.target
+
+
+def verb_flies(verb: str) -> bool:
+    return verb in FLIGHT_VERBS
+
+
 def _aim_point(play: Play, name: str | None) -> tuple[float, float, float] | None:
     """(x, y, half width) of what an action is aimed at: a piece's opening or a group's middle."""
     if name is None:
@@ -630,7 +656,7 @@ def _aim_point(play: Play, name: str | None) -> tuple[float, float, float] | Non
     p = play.piece(name)
     if p is not None:
         if p.kind in CONTAINERS and p.span is not None:
-            return ((p.span[0] + p.span[1]) / 2, p.height + 0.05, (p.span[1] - p.span[0]) / 2)
+            return ((p.span[0] + p.span[1]) / 2, p.height + 0.12, (p.span[1] - p.span[0]) / 2)
         if p.top is not None and p.span is not None:
             return ((p.span[0] + p.span[1]) / 2, p.top + 0.05, (p.span[1] - p.span[0]) / 2)
         return ((p.x0 + p.x1) / 2, (p.bottom + p.height) / 2, (p.x1 - p.x0) / 2)
@@ -668,11 +694,15 @@ class PlayDriver(Phenomenon):
             if i not in play.started and t + 1e-9 >= a.t0:
                 play.started.add(i)
                 self._start(i, a)
-        for sb, g_eff, t0, t1, ty in play.lifts:  # a glider's lift: most of its weight, while it flies
+        for k, (sb, g_eff, t0, tx, ty) in enumerate(play.lifts):  # lift: most of its weight
             body = sb.body
-            if body is None or not (t0 <= t <= t1 + 2.0) or body.position.y < ty:
+            if body is None or t < t0 or body.position.y < ty or k in play.stalled:
                 continue
             vx, vy = body.velocity
+            if (body.position.x - tx) * (1 if vx >= 0 else -1) >= -0.03:  # over the goal: it stalls
+                play.stalled.add(k)
+                body.velocity = (0.25 * vx, min(vy, 0.0))
+                continue
             body.velocity = (vx, vy + (self.g - g_eff) * dt)
             if abs(vx) > 0.1:
                 body.angle = math.atan2(vy, vx) * 0.6 + (math.pi if vx < 0 else 0.0)
@@ -718,7 +748,7 @@ class PlayDriver(Phenomenon):
             return
         verb, path = a.verb, a.path
         win = max(a.t1 - a.t0, 0.3)
-        aim = _aim_point(play, a.target)
+        aim = _aim_point(play, goal(play.spec, a) if verb_flies(a.verb) else a.target)
         g_ = self.g
         if verb == "swing":
             for pd in play.pendulums:  # released: the hold ends, gravity swings it
@@ -741,7 +771,8 @@ class PlayDriver(Phenomenon):
             drop = max(y0 - ty, 0.05)
             g_eff = 2 * drop / tf**2
             body.velocity = (vx, 0.0)
-            play.lifts.append((sb, min(g_eff, g_), a.t0, a.t0 + tf, ty - 0.3))
+            play.lifts.append((sb, min(g_eff, g_), a.t0, tx if aim is not None else math.inf * vx,
+                               ty - 0.3))
             return
         if verb in ("throw", "launch"):
             for sb in bodies:
@@ -929,3 +960,64 @@ def scenery_tracks(play: Play, total: int) -> dict[str, tuple[np.ndarray, tuple[
     for pd in play.pendulums:
         out[f"§pivot:{pd.group}"] = (np.tile(pd.pivot, (total, 1)), (0.3, 0.3), "static")
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# The record scene fidelity is measured from
+
+
+@dataclass
+class PlayRecord:
+    """Every body's state per frame of a staged shot, re-simulated (no drawing)."""
+
+    spec: SceneSpec
+    pieces: list[Piece]
+    groups: dict[str, list[str]]  # plan subject -> its body names
+    sizes: dict[str, tuple[float, float]]
+    pos: dict[str, np.ndarray]  # body -> (T, 2) centre, metres (NaN once it has no body)
+    angle: dict[str, np.ndarray]  # body -> (T,) radians
+    broken: dict[str, np.ndarray]  # body -> (T,) bool: shattered into fragments
+    scale: dict[str, np.ndarray]  # body -> (T,) 1 = intact, shrinking as it melts
+    pendulums: dict[str, tuple[float, float]]  # plan subject -> pivot
+    times: np.ndarray  # (T,) world seconds of each frame
+    gravity: float
+
+
+def record_play(shot: Shot, annotation: PhysicsAnnotation | None, *, fps: int, seed: int,
+                aspect: float = 16 / 9) -> PlayRecord | None:
+    """Re-simulate a staged shot exactly as the renderer does (same seed, same steps) and keep every
+    body's state per frame; None when the shot does not speak the scene language."""
+    from filmcrew.tools.video.previz.render import _advance, build_scene, substeps
+
+    scene, stage, _, phenomena = build_scene(shot, annotation, aspect, seed, fps)
+    play: Play | None = scene.play
+    if play is None:
+        return None
+    total = round(shot.duration_s * fps)
+    n_sub, dt = substeps(scene)
+    names = [sb.name for g in play.groups.values() for sb in g.bodies]
+    by_name = {sb.name: sb for sb in scene.subjects}
+    pos = {n: np.full((total, 2), np.nan) for n in names}
+    ang = {n: np.full(total, np.nan) for n in names}
+    broken = {n: np.zeros(total, bool) for n in names}
+    scale = {n: np.ones(total) for n in names}
+    times = np.zeros(total)
+    for i in range(total):
+        if i:
+            _advance(scene, phenomena, n_sub, dt, i)
+        times[i] = scene.t
+        for n in names:
+            sb = by_name.get(n)
+            if sb is None or sb.body is None or not sb.visible:
+                continue
+            pos[n][i] = sb.position
+            ang[n][i] = float(sb.body.angle)
+            broken[n][i] = sb.drawn_by == "collision"
+            scale[n][i] = sb.scale
+    return PlayRecord(
+        spec=play.spec, pieces=play.pieces,
+        groups={k: [sb.name for sb in g.bodies] for k, g in play.groups.items()},
+        sizes={sb.name: sb.size_m for g in play.groups.values() for sb in g.bodies},
+        pos=pos, angle=ang, broken=broken, scale=scale,
+        pendulums={pd.group: pd.pivot for pd in play.pendulums}, times=times,
+        gravity=-float(scene.space.gravity.y))
