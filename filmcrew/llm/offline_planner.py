@@ -15,8 +15,21 @@ from dataclasses import dataclass, field
 
 from filmcrew.catalog import OBJECT_KINDS, find_kind, find_material, material
 from filmcrew.llm.offline_music import is_music_clause, write_music_brief
+from filmcrew.llm.offline_scene import split_beats
+from filmcrew.llm.offline_staging import (
+    BeatScene,
+    film_subjects,
+    make_scenery,
+    parse_beats,
+    place_of,
+    resolve,
+    setting_for,
+    story_roles,
+    windows,
+)
 from filmcrew.llm.offline_subjects import find_subjects, in_place, mentioned, tokens, verbish
-from filmcrew.schemas import Camera, Shot, StoryPlan, Subject
+from filmcrew.scene import subject_phrase
+from filmcrew.schemas import Action, Camera, SceneRelation, Scenery, Shot, StoryPlan, Subject
 
 _NUMBER_WORDS = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -55,6 +68,8 @@ _SLOW_CHANGE = re.compile(r"\b(melt|freez|froze|evaporat|rust|grow|wilt|rot|drie
 _ACTION = re.compile(
     r"\b(fall|fell|drop|shatter|melt|explod|burst|roll|bounc|crash|hit|break|broke|pour|spill|flow|"
     r"burn|fl(y|ies|ew)|rise|launch|knock|slid|tumbl|freez|boil|mov|walk|run|jump|collid)", re.I)
+#: Editor's shots (establishing, closing…) are added only while shots stay this long on average.
+MIN_PADDED_SHOT_S = 2.0
 #: Materials as adjectives, for the global prompt ("a steel ball", "a golden ring").
 _ADJECTIVE = {"wood": "wooden", "gold": "golden", "glass": "glass", "steel": "steel", "iron": "iron",
               "rubber": "rubber", "stone": "stone", "ceramic": "ceramic", "ice": "ice", "wax": "wax",
@@ -79,6 +94,10 @@ class _Beat:
     still: list[str] = field(default_factory=list)  # of those, the ones only acted on in place
     scale: str | None = None
     time_scale: float | None = None
+    scene: BeatScene | None = None  # the parsed scene of an action beat
+    numbers: list[int] = field(default_factory=list)  # the story beats it performs, 1-based
+    source: _Beat | None = None  # what a replay replays
+    extra: list[BeatScene] = field(default_factory=list)  # scenes of beats merged into this one
 
 
 def plan_request(
@@ -109,6 +128,9 @@ def plan_request(
     music: list[str] = []
     story = [_META.sub("", _pull_music(c, music)).strip(" ,:-") for c in clauses]
     story = [c for c in story if c] or [text]
+    # a clause's comma parts that act or go somewhere are beats of their own ("…, past two rocks")
+    story = [b for c in story for b in ([c] if _REPLAY.search(c) or _CAMERA_ONLY.match(c)
+                                         else split_beats(c))]
     subjects = find_subjects(" . ".join(story))
     beats: list[_Beat] = []
     for c in story:
@@ -117,23 +139,63 @@ def plan_request(
         else:
             beats.append(_beat(c, subjects))
     _resolve_references(beats)
+    subjects = _parse_scenes(beats, subjects)
+    if target < 0.1 * max(1, sum(1 for b in beats if b.numbers)):
+        raise ValueError(f"duration {target} s is too short for the story's beats")
     count = max(min_shots, asked or 0)
-    beats = _pad(beats, subjects, count)
+    beats = _pad(beats, subjects, count, target)
     beats = _merge(beats, count if asked else max(count, int(target // 1.5)))
 
     setting, time_of_day, style = _setting(text), _time_of_day(text), _style(text)
+    place = place_of([b.scene for b in beats if b.scene is not None], text)
     cents = _split_cents(target, [_weight(b) for b in beats])
+    film = _film_scenery(beats, subjects)
+    so_far: list[list[BeatScene]] = []  # the set stays: a shot shows the scenery of every beat so far
+    for b in beats:
+        so_far.append([*(so_far[-1] if so_far else []), *([b.scene] if b.scene else []), *b.extra])
+    opening = next((b.scene for b in beats if b.scene is not None and b.kind == "action"), None)
     shots = [
-        _shot(i, b, c / 100, subjects, _setting(b.text, setting), _time_of_day(b.text, time_of_day))
+        _shot(i, b, c / 100, subjects, _setting(b.text, setting), _time_of_day(b.text, time_of_day),
+              place, film, so_far[i], opening)
         for i, (b, c) in enumerate(zip(beats, cents, strict=True))
     ]
+    every_action = [a for s in shots for a in s.actions]
+    shots = [s.model_copy(update={"subjects": story_roles(s.subjects, every_action)}) for s in shots]
+    numbered = sorted({a.beat for s in shots for a in s.actions if a.beat is not None})
+    beat_texts = {n: b.text for b in beats if b.kind == "action" for n in b.numbers[:1]}
     music_brief = write_music_brief(text, shots, music_text=" ; ".join(music), style=style, seed=seed)
     return StoryPlan(
-        global_prompt=_global_prompt(subjects, setting, time_of_day, style),
+        global_prompt=_global_prompt(subjects, setting if place is None else setting_for(place, setting),
+                                     time_of_day, style, place),
         shots=shots,
         music_brief=music_brief,
         style=style,
+        beats=[beat_texts.get(n, f"beat {n}") for n in numbered],
     )
+
+
+def _parse_scenes(beats: list[_Beat], found: list[Subject]) -> list[Subject]:
+    """Parse each action beat's scene; number the beats; return the film's subjects with counts."""
+    action_beats = [b for b in beats if b.kind == "action"]
+    scenes = parse_beats([b.text for b in action_beats])
+    subjects = film_subjects(found, scenes)
+    n = 0
+    for b, sc in zip(action_beats, scenes, strict=True):
+        b.scene = sc
+        if sc.actions:
+            n += 1
+            b.numbers = [n]
+        heads = {p.head for p in sc.subjects} | {a.subject for a in sc.actions}
+        exact = {s.name for s in subjects} & heads
+        loose = {h.split()[-1] for h in heads if h not in exact}
+        extra = [s.name for s in subjects if s.name not in b.names and (
+            s.name in exact or s.name.split()[-1] in loose)]
+        b.names = [x for x in b.names if any(x == s.name for s in subjects)] + extra
+    for b in beats:  # a replay shows the beat before it again
+        if b.kind == "replay" and b.scene is None and b.source is not None:
+            b.scene, b.names = b.source.scene, list(b.source.names)
+            b.numbers = list(b.source.numbers)
+    return subjects
 
 
 def _is_music(part: str) -> bool:
@@ -253,6 +315,7 @@ def _resolve_references(beats: list[_Beat]) -> None:
     last: _Beat | None = None
     for b in beats:
         if b.kind == "replay" and last is not None:
+            b.source = last
             b.events, b.names, b.still = list(last.events), list(last.names), list(last.still)
             b.text = f"replay: {last.text}"
             b.scale = b.scale or "close-up"
@@ -272,13 +335,15 @@ def _listing(names: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def _pad(beats: list[_Beat], subjects: list[Subject], count: int) -> list[_Beat]:
-    """Add the shots an editor would add until there are `count`.
+def _pad(beats: list[_Beat], subjects: list[Subject], count: int, target_s: float = 1e9) -> list[_Beat]:
+    """Add the shots an editor would add until there are `count`, while time allows.
 
     In order: a wide establishing shot before the action, a close-up of the aftermath of an impact
-    (else a wide closing shot), a slow-motion replay of the key action, then close-up details.
+    (else a wide closing shot), a slow-motion replay of the key action, then close-up details. No
+    shot is added that would leave the shots shorter than MIN_PADDED_SHOT_S on average.
     """
     beats = list(beats)
+    count = min(count, max(len(beats), int(target_s // MIN_PADDED_SHOT_S)))
     names = [s.name for s in subjects]
     listing = _listing(names)
     actions = [b for b in beats if b.kind == "action" and b.events]
@@ -294,7 +359,8 @@ def _pad(beats: list[_Beat], subjects: list[Subject], count: int) -> list[_Beat]
         beats.append(_Beat(f"closing view of {listing}", kind="closing", names=names, scale="wide"))
     if len(beats) < count and key.events and not any(b.kind == "replay" for b in beats):
         beats.insert(beats.index(key) + 1, _Beat(f"replay: {key.text}", list(key.events), "replay",
-                                                 list(key.names), list(key.still), "close-up", 0.25))
+                                                 list(key.names), list(key.still), "close-up", 0.25,
+                                                 key.scene, list(key.numbers), key))
     for i in range(count - len(beats)):
         name = names[i % len(names)] if names else ""
         beats.insert(beats.index(key), _Beat(f"detail of the {name or 'setting'}", kind="detail",
@@ -312,7 +378,9 @@ def _merge(beats: list[_Beat], most: int) -> list[_Beat]:
         a, b = beats[i], beats[i + 1]
         beats[i : i + 2] = [_Beat(f"{a.text}, then {b.text}", a.events + b.events, a.kind,
                                   list(dict.fromkeys(a.names + b.names)), a.still + b.still,
-                                  a.scale or b.scale, a.time_scale or b.time_scale)]
+                                  a.scale or b.scale, a.time_scale or b.time_scale, a.scene,
+                                  a.numbers + b.numbers, None,
+                                  a.extra + ([b.scene] if b.scene else []) + b.extra)]
     return beats
 
 
@@ -357,15 +425,50 @@ def _camera(b: _Beat, subjects: list[Subject]) -> Camera:
     return Camera(scale=scale, move=move, time_scale=b.time_scale or 1.0)  # type: ignore[arg-type]
 
 
-def _shot(i: int, b: _Beat, duration: float, subjects: list[Subject], setting: str, time_of_day: str) -> Shot:
+def _shot(i: int, b: _Beat, duration: float, subjects: list[Subject], setting: str, time_of_day: str,
+          place: str | None = None, film: dict[str, Scenery] | None = None,
+          set_so_far: list[BeatScene] | None = None, opening: BeatScene | None = None) -> Shot:
     cam = _camera(b, subjects)
     names = b.names or [s.name for s in subjects if s.role == "moving"][:2]
     still = b.kind in ("establishing", "closing", "aftermath", "detail")
+    scenes = ([b.scene] if b.scene else []) + b.extra
+    film = film or {}
+    # scenery: what the shot's beats name; an editor's shot shows the whole set
+    scenery = dict(film) if still else {p.head: film[p.head] for sc in (set_so_far or scenes)
+                                        for p in sc.scenery if p.head in film}
+    actions: list[Action] = []
+    relations: list[SceneRelation] = []
+    parsed = [(n, a) for sc, n in zip(scenes, b.numbers or [None] * len(scenes), strict=False)
+              for a in sc.actions]
+    wanted = set(names)
+    for _, a in parsed:
+        for n in (a.subject, a.target):
+            r = resolve(n, subjects, scenery)
+            if r is not None and r not in scenery:
+                wanted.add(r)
     shot_subjects = [
         s.model_copy(update={"role": "static"}) if still or s.name in b.still else s
         for s in subjects
-        if s.name in names or s.role == "static"  # fixtures stay in every shot: the table is still there
+        if s.name in wanted or s.role == "static"  # fixtures stay in every shot: the table is still there
     ]
+    if not still:
+        for (n, a), (t0, t1) in zip(parsed, windows(len(parsed)), strict=True):
+            who = resolve(a.subject, shot_subjects, scenery)
+            if who is None:
+                continue
+            actions.append(Action(subject=who, verb=a.verb, path=a.path,  # type: ignore[arg-type]
+                                  target=resolve(a.target, shot_subjects, scenery), start=t0, end=t1,
+                                  beat=n if b.kind == "action" or b.kind == "replay" else None))
+        for sc in scenes:
+            for x, rel, y in sc.relations:
+                rx, ry = resolve(x, shot_subjects, scenery), resolve(y, shot_subjects, scenery)
+                if rx and ry and rx != ry and not any(r.subject == rx for r in relations):
+                    relations.append(SceneRelation(subject=rx, relation=rel, object=ry))  # type: ignore[arg-type]
+    if b.kind == "establishing" and opening is not None:  # at rest where the story starts them
+        for x, rel, y in opening.relations:
+            rx, ry = resolve(x, shot_subjects, scenery), resolve(y, shot_subjects, scenery)
+            if rx and ry and rx != ry and not any(r.subject == rx for r in relations):
+                relations.append(SceneRelation(subject=rx, relation=rel, object=ry))  # type: ignore[arg-type]
     speed = ", slow motion" if cam.time_scale < 1 else ", time-lapse" if cam.time_scale > 1 else ""
     frame = {"wide": "Wide shot", "medium": "Medium shot", "close-up": "Close-up"}[cam.scale]
     return Shot(
@@ -375,9 +478,26 @@ def _shot(i: int, b: _Beat, duration: float, subjects: list[Subject], setting: s
         duration_s=duration,
         camera=cam,
         subjects=shot_subjects,
-        setting=setting,  # type: ignore[arg-type]
+        setting=setting_for(place, setting),  # type: ignore[arg-type]
         time_of_day=time_of_day,  # type: ignore[arg-type]
+        kind=b.kind,  # type: ignore[arg-type]
+        place=place,  # type: ignore[arg-type]
+        scenery=list(scenery.values()),
+        relations=relations,
+        actions=actions,
     )
+
+
+def _film_scenery(beats: list[_Beat], subjects: list[Subject]) -> dict[str, Scenery]:
+    """The set, named once for the film: every scenery word of the story that is not a subject."""
+    out: dict[str, Scenery] = {}
+    taken = {s.name for s in subjects} | {s.name.split()[-1] for s in subjects}
+    for b in beats:
+        for sc in ([b.scene] if b.scene else []) + b.extra:
+            for p in sc.scenery:
+                if p.head not in out and p.head not in taken:
+                    out[p.head] = make_scenery(p, b.text)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -422,7 +542,8 @@ def _style(text: str) -> str:
     return "cinematic"
 
 
-def _global_prompt(subjects: list[Subject], setting: str, time_of_day: str, style: str) -> str:
+def _global_prompt(subjects: list[Subject], setting: str, time_of_day: str, style: str,
+                   place: str | None = None) -> str:
     """The time-invariant look every shot shares: style, subjects with their materials, place, light."""
     parts = []
     for s in subjects:
@@ -431,10 +552,15 @@ def _global_prompt(subjects: list[Subject], setting: str, time_of_day: str, styl
         desc = s.name if not adj or s.material in s.name or adj in s.name else f"{adj} {s.name}"
         mass_noun = find_kind(s.name) is None and find_material(s.name) is not None  # "water", "snow"
         plural = s.name.endswith("s") and not s.name.endswith("ss")
+        if s.count > 1 or s.colors:
+            parts.append(subject_phrase(s))  # "six plates stacked", "a red ball"
+            continue
         parts.append(desc if mass_noun or plural else f"{'an' if desc[0] in 'aeiou' else 'a'} {desc}")
     things = ", ".join(parts) if parts else "the scene"
-    place = {"table": "on a table", "ground": "outdoors", "water": "on the water", "sky": "in the open sky",
+    where = {"table": "on a table", "ground": "outdoors", "water": "on the water", "sky": "in the open sky",
              "space": "in space", "indoor": "indoors", "street": "in a street"}[setting]
+    if place is not None:
+        where = "in space" if place == "space" else "underwater" if place == "underwater" else f"in the {place}"
     light = {"dawn": "soft dawn light", "day": "daylight", "dusk": "warm dusk light", "night": "night, low light"}
-    return (f"{style[0].upper() + style[1:]} style. {things[0].upper() + things[1:]}, {place}, "
+    return (f"{style[0].upper() + style[1:]} style. {things[0].upper() + things[1:]}, {where}, "
             f"{light[time_of_day]}; the same look, colours and lighting in every shot.")
