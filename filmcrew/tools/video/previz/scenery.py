@@ -175,7 +175,7 @@ def build_piece(space: pymunk.Space, sc: SpecScenery, x: float, *, width: float 
         p.current = 0.5
         # the rock lip the river pours over, and the plunge pool's bed below
         p.shapes.append(_box(space, x - 0.3, base - drop - 0.6, x, base - 0.6, elasticity=0.1))
-        p.shapes.append(_box(space, x, base - drop - 0.9, x + L, base - drop - 0.6, elasticity=0.1))
+        p.shapes.append(_box(space, x, base - drop - 0.9, x + L + 100.0, base - drop - 0.6, elasticity=0.1))
         p.color = WATER
     else:  # mirror, prism, window, door, pipe, spoon, jug, track, floor: drawn, not in the way
         p.height = base + {"mirror": 1.5, "window": 1.9, "door": 2.0}.get(k, 0.3)

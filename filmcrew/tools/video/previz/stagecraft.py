@@ -318,19 +318,24 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
             length = max(2.0, speed * 1.1 * t_lip + 0.5) if speed > 0 else 4.0
         else:
             t_end = max([a.t1 for a in drift] + [duration])
-            length = max(4.0, speed * t_end + 2.0)
+            length = max(4.0, 1.2 * speed * t_end + 2.0)
         river = build_piece(space, river_sc, -0.5, length=length + 0.5)
         play.pieces.append(river)
         x_cursor = river.x1
         if fall_sc is not None:
-            fall = build_piece(space, fall_sc, river.x1, length=max(3.0, speed * 0.3 * duration + 1.5))
+            fall = build_piece(space, fall_sc, river.x1,
+                               length=max(3.0, 0.8 * speed * max(duration - t_lip, 0.0) + 2.0))
             play.pieces.append(fall)
             x_cursor = fall.x1
         # floaters start upstream, at the surface; things placed in the river stand on its bed
         for j, g in enumerate(floaters):
             _place_group(g, -0.2 - 0.5 * j, river.surface - 0.45 * g.size[1])  # type: ignore[operator]
-        in_river = [g for g in groups.values() if g not in floaters and any(
-            r.object in {w.name for w in waters} for r in spec.relations_of(g.spec.name))]
+        passed = {goal(spec, a) for a in spec.actions if a.path in ("past", "around", "through")}
+        in_river = [g for g in groups.values() if g not in floaters and (any(
+            r.object in {w.name for w in waters} for r in spec.relations_of(g.spec.name))
+            or g.spec.name in passed or g.bodies[0].kind.name == "rock")]
+        for g in in_river:
+            g.spec.role = "static"  # rocks in a river stand; what floats passes them
         past = next((a for a in spec.actions if a.path == "past"), None)
         for g in in_river:
             n = len(g.bodies)
@@ -343,6 +348,7 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
                 _set(sb, x, y)
     else:
         river = None
+        in_river = []
 
     # ---- supports and slopes named by relations, in the order the relations name them
     placed_pieces: dict[str, Piece] = {p.name: p for p in play.pieces}
@@ -473,7 +479,7 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
             assert sb.body is not None
             sb.body.position = (x, y)
             sb.body.angle = ang
-            if g in floaters or any(r.object in {w.name for w in waters} for r in spec.relations_of(g.spec.name)):
+            if waters and (g in floaters or g in in_river):
                 for sh in sb.shapes:
                     if g not in floaters:
                         sh.filter = pymunk.ShapeFilter(categories=CAT_SCENERY_BACK)
@@ -518,7 +524,7 @@ def _physical_kind(g: Group, setting: str) -> str:
         return "kinematic"
     if g.spec.story_role in ("scenery", "support") and max(g.size) >= 1.0:
         return "static"
-    if sb.kind.name in ("rock",) and g.spec.role == "static":
+    if sb.kind.name in ("rock",) and g.spec.role == "static" or getattr(g, "fixed", False):
         return "static"
     if sb.kind.name in ("tree", "building", "bridge", "volcano"):
         return "static"
