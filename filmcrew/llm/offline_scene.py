@@ -83,7 +83,7 @@ SCENERY_WORDS = {
     "worktop": "counter", "desk": "desk", "floor": "floor", "bin": "bin", "wastebasket": "bin",
     "dustbin": "bin", "trash can": "bin", "basket": "basket", "bucket": "bucket", "bowl": "bowl",
     "wall": "wall", "fence": "fence", "stream": "stream", "creek": "stream", "brook": "stream",
-    "river": "river", "waterfall": "waterfall", "falls": "waterfall", "pond": "pond",
+    "river": "river", "waterfall": "waterfall", "pond": "pond",
     "stove": "stove", "hob": "stove", "cooker": "stove", "pan": "pan", "saucepan": "pan",
     "frying pan": "pan", "skillet": "pan", "spoon": "spoon", "jug": "jug", "pitcher": "jug",
     "mirror": "mirror", "prism": "prism", "window": "window", "door": "door", "cliff": "cliff",
@@ -142,6 +142,15 @@ ADVERBS = {"slowly", "quickly", "gently", "softly", "suddenly", "finally", "then
            "immediately", "noisily", "neatly", "one", "by", "after", "another", "again", "away",
            "apart", "everywhere", "halfway", "nearly", "high", "far", "freely", "briskly"}
 
+_AFTER_ARRANGED = (("in a row", "row"), ("in a line", "row"), ("lined up", "row"), ("in a stack", "stack"),
+                   ("stacked", "stack"), ("in a pile", "pile"), ("piled", "pile"), ("in a ring", "ring"),
+                   ("in a circle", "ring"), ("scattered", "scattered"), ("in a tower", "stack"))
+#: Verbs of state or change in place: 'on' and 'in' after them say where, not which way.
+STAY_VERBS = {"melt", "burn", "boil", "freeze", "spin", "rest", "explode", "collapse", "float", "grow",
+              "shine", "reflect", "refract", "sink", "scatter", "swing", "drift", "glide", "fly", "walk",
+              "run", "move", "roll", "slide", "bounce", "jump", "hit"}
+LOCATION_WORDS = {"on": "on", "in": "in", "inside": "in", "at": None, "by": "beside", "beside": "beside",
+                  "near": "beside", "under": "under", "above": "above", "within": "in"}
 _V: dict[str, str] = {}
 
 
@@ -168,7 +177,7 @@ _verb("launch", "launch", "launches", "launched", "fire", "fires", "fired", "sho
 _verb("push", "push", "pushes", "pushed", "shove", "shoves", "shoved", "nudge", "nudges", "nudged",
       "pull", "pulls", "pulled", "drag", "drags", "dragged", "kick", "kicks", "kicked")
 _verb("knock over", "knock", "knocks", "knocked", "bump", "bumps", "bumped", "topples over")
-_verb("hit", "hit", "hits", "strike", "strikes", "struck", "collide", "collides", "collided",
+_verb("hit", "clink", "clinks", "hit", "hits", "strike", "strikes", "struck", "collide", "collides", "collided",
       "slam", "slams", "slammed", "ram", "rams", "rammed", "punch", "punches")
 _verb("pour", "pour", "pours", "poured", "pouring", "spill", "spills", "spilled", "spilt", "tip out")
 _verb("drip", "drip", "drips", "dripped", "dripping", "trickle", "trickles", "dribble", "dribbles",
@@ -240,7 +249,7 @@ PHRASAL = {("go", "over"): "fall", ("goes", "over"): "fall", ("went", "over"): "
            ("goes", "up"): "rise", ("go", "up"): "rise", ("shoots", "up"): "rise"}
 #: Verbs a path changes: smashing *into* a wall is a hit, smashing *on* the floor shatters.
 _BY_PATH = {("shatter", "into"): "hit", ("shatter", "against"): "hit", ("shatter", "through"): "hit",
-            ("move", "over"): "fall", ("move", "down"): "move", ("flow", "over"): "fall",
+            ("move", "down"): "move", ("flow", "over"): "fall",
             ("rain", "down"): "fall", ("burn", "down"): "burn", ("melt", "into"): "melt"}
 #: Words that look like verbs here but are nouns or adjectives after a determiner.
 _NOT_VERB_AFTER_DET = {"light", "step", "steps", "drop", "fire", "stream", "row", "set", "pitch",
@@ -317,6 +326,30 @@ def _lookup(words: list[str], i: int) -> tuple[str, str, int] | None:
     return None
 
 
+_STOP = {"and", "or", "of", "with", "the", "a", "an", "then", "is", "are", "was", "it", "they", "one",
+         "another", "other", "like", "as", "while", "when", "until", "before", "after", "its", "their",
+         "slowly", "quickly", "back", "forth", "together", "flat", "apart", "twice", "once", "again",
+         "night", "day", "dawn", "dusk", "sunset", "sunrise", "noon", "midnight", "morning",
+         "evening", "afternoon", "wind", "sunlight", "time", "moment", "rainbow", "spectrum", "rim",
+         "edge", "way", "top", "bottom", "side", "middle", "centre", "center", "end", "front", "air"}
+
+
+def _generic(words: list[str], j: int) -> bool:
+    """An unknown word that can be a noun here: alphabetic, not a verb, path, colour or stop word."""
+    w = words[j]
+    return (w.isalpha() and w not in _STOP and w not in PATH_WORDS and w not in COLORS
+            and w not in VAGUE and not w.endswith("ly") and (w not in _V or w in EXTRA_NOUNS))
+
+
+def _ends_phrase(words: list[str], k: int) -> bool:
+    """A noun phrase may end before words[k]: a verb, a path word, 'and', or the end."""
+    if k >= len(words):
+        return True
+    w = words[k]
+    return w in _V or w in PATH_WORDS or w in ("and", "is", "are", "was", "then", "with") or \
+        (k + 1 < len(words) and (w, words[k + 1]) in PHRASAL)
+
+
 def noun_phrases(words: list[str]) -> list[NounPhrase]:
     """Every noun phrase in the words, left to right, with its count, arrangement and adjectives."""
     out: list[NounPhrase] = []
@@ -375,6 +408,17 @@ def noun_phrases(words: list[str]) -> list[NounPhrase]:
             i = j + 2
             continue
         hit = _lookup(words, j) if j < len(words) else None
+        if hit is not None and j == start and words[j] in _V and out and out[-1].end == j:
+            hit = None  # "a skateboard slides": a verb right after a noun phrase, not a slide
+        if hit is None and j > start and j < len(words) and _generic(words, j):
+            k = j
+            while k + 1 < len(words) and _generic(words, k + 1) and words[k + 1] not in _V:
+                k += 1
+            if _ends_phrase(words, k + 1):
+                out.append(NounPhrase(start, k + 1, singular(words[k]), "subject", count, counted,
+                                      arrangement, colors, words=words[start:k + 1]))
+                i = k + 1
+                continue
         if hit is None:
             i = max(i + 1, start + 1)
             continue
@@ -407,9 +451,20 @@ def noun_phrases(words: list[str]) -> list[NounPhrase]:
         named = [m for m in mods if m in NAME_MODIFIERS] if kind == "subject" else []
         head = " ".join([*named[-1:], head]) if named else head
         head = " ".join([*head.split()[:-1], singular(head.split()[-1])])
-        out.append(NounPhrase(start, j + n, head, kind, count, counted, arrangement, colors, material,
+        end = j + n
+        after = " ".join(words[end:end + 3])
+        for phrase, arr in _AFTER_ARRANGED:
+            if after.startswith(phrase) and kind == "subject" and count > 1:
+                arrangement = arr
+                if phrase.startswith("in "):
+                    end += len(phrase.split())
+                break
+        if (j > 0 and words[j - 1] in ("like", "as")) or (start > 0 and words[start - 1] in ("like", "as")):
+            i = j + n  # "topple like dominoes": a comparison, not a thing in the scene
+            continue
+        out.append(NounPhrase(start, end, head, kind, count, counted, arrangement, colors, material,
                               words=words[start:j + n], place=place))
-        i = j + n
+        i = end
     return out
 
 
@@ -447,7 +502,8 @@ def _find_verbs(words: list[str], phrases: list[NounPhrase]) -> list[tuple[int, 
         prev = words[i - 1] if i else ""
         if (w, nxt) in PHRASAL:
             after = words[i + 2] if i + 2 < len(words) else ""
-            keep_path = nxt in PATH_WORDS and (after in DETERMINERS or after in NUMBERS or after.isdigit())
+            keep_path = nxt in PATH_WORDS and PHRASAL[(w, nxt)] in ("fall", "rise") and (
+                after in DETERMINERS or after in NUMBERS or after.isdigit())
             out.append((i, i + (1 if keep_path else 2), PHRASAL[(w, nxt)]))
             i += 1 if keep_path else 2
             continue
@@ -514,6 +570,7 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
     actions: list[ParsedAction] = []
     relations: list[tuple[str, str, str]] = []
     last = actor
+    last_object: str | None = None
     if not verbs and verb is not None and actor is not None:
         path, k = _path_at(words, 0)
         if path is not None:
@@ -526,7 +583,11 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
             before[-1] if before else None)  # "the river carries…", "the wall collapses"
         if subj_p is None and vi == 0 and actors and actors[0].start < vs and actor is None:
             subj_p = actors[0]
-        subject = subj_p.head if subj_p is not None else (last or (actors[0].head if actors else None))
+        pron = any(w in ("it", "they", "them") for w in words[(verbs[vi - 1][1] if vi else 0):vs])
+        if subj_p is None and pron and last_object is not None:
+            subject: str | None = last_object  # "kicks a ball … and it hits the fence": the ball does
+        else:
+            subject = subj_p.head if subj_p is not None else (last or (actors[0].head if actors else None))
         if subject is None:
             continue
         also: list[str] = []  # "a steel ball and a rubber ball fall": both do
@@ -542,10 +603,30 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
         nxt_verb = verbs[vi + 1][0] if vi + 1 < len(verbs) else len(words)
         after = [p for p in phrases if ve <= p.start < nxt_verb]
         path, k = _path_at(words, ve)
+        # "melts on a plate", "burns at night": after a verb that stays put, on/in/at say where
+        loc_word = words[k - 1] if path is not None and k - 1 < len(words) else ""
+        if path is not None and loc_word in LOCATION_WORDS and (v in STAY_VERBS or loc_word == "at") and (
+                v not in ("roll", "slide", "bounce", "jump", "move", "run", "walk", "fly", "drift", "hit")
+                or loc_word == "at" or loc_word == "by"):
+            where = next((p for p in after if p.start >= k), None)
+            rel_word = LOCATION_WORDS[loc_word]
+            if where is not None and where.start <= k + 3 and rel_word and where.kind in ("subject", "scenery"):
+                relations.append((subject, rel_word, where.head))
+            if loc_word == "at" and v in ("throw", "launch", "hit", "shoot", "swing") and where is not None:
+                target_at = where.head if where.kind in ("subject", "scenery") else None
+            else:
+                target_at = None
+            if v == "rest":
+                last = subject
+                continue
+            actions.append(ParsedAction(subject, v, None, target_at))
+            last = subject
+            continue
         moved: str | None = None  # a direct object that the path moves: "knocks a vase off a shelf"
         obj: NounPhrase | None = None
         if path is None and after and after[0].start <= k + 1:
             obj = after[0]
+            last_object = obj.head if obj.kind == "subject" else last_object
             p2, k2 = _path_at(words, obj.end)
             if p2 is not None and k2 <= nxt_verb:
                 moved, path, k = obj.head, p2, k2
@@ -560,9 +641,15 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
         target = obj.head if obj is not None and obj.kind in ("subject", "scenery") else None
         if target is None and moved is not None:
             target = moved
+        if path == "toward" and words[k - 1] == "at":
+            path = None  # "throws a snowball at a fence": aimed at, no path
+        if moved is not None:
+            last_object = moved
         for who in [*also, subject]:
             actions.append(ParsedAction(who, v, path, target))
             rel = _implied(moved or who, path, obj)
+            if rel is not None and v in ("pour", "drip", "flow") and rel[1] == "on":
+                rel = (rel[0], "in", rel[2])
             if rel is not None:
                 relations.append(rel)
         last = subject
