@@ -89,6 +89,9 @@ def check_relation(rec: Any, subject: str, relation: str, obj: str) -> tuple[boo
         return ok, f"centre {'inside' if ok else 'outside'} the {obj}"
     if relation in ("on", "in") and p is not None and p.kind in ("ramp", "hill"):
         relation = "at the top of"
+    if relation == "in" and p is None:  # in another subject: inside its box or on it
+        ok = ob[0] - tol <= cx <= ob[2] + tol and ob[1] - tol <= y0 <= ob[3] + tol
+        return ok, f"{'in' if ok else 'not in'} the {obj}"
     if relation == "on":
         top = p.top if p is not None and p.top is not None else ob[3]
         span = p.span if p is not None and p.span is not None else (ob[0], ob[2])
@@ -96,7 +99,7 @@ def check_relation(rec: Any, subject: str, relation: str, obj: str) -> tuple[boo
         return ok, f"bottom at {y0:.2f} m, {obj} top at {top:.2f} m"
     if relation == "at the top of":
         high = ob[3]
-        ok = y1 >= high - 0.05 and (p is None or p.kind not in ("ramp", "hill") or cx <= p.x0 + 0.4 * (p.x1 - p.x0))
+        ok = y1 >= high - 0.05 and (p is None or p.kind not in ("ramp", "hill") or cx <= p.x0 + 0.6 * (p.x1 - p.x0))
         return ok, f"top of {subject} at {y1:.2f} m, {obj} up to {high:.2f} m"
     if relation == "at the bottom of":
         ok = y0 <= ob[1] + 0.3 and (cx >= ob[2] - 0.1 or cx <= ob[0] + 0.1)
@@ -153,9 +156,13 @@ def check_action(rec: Any, a: Any) -> tuple[bool | None, str]:
             return None, f"{a.subject} is scenery"
         return False, f"{a.subject} has no bodies"
     live = [n for n in names if np.isfinite(rec.pos[n][0]).all()]
+    if not live and a.subject in rec.substances:
+        return None, f"{a.subject} is a substance the phenomena draw (particles, not bodies)"
     if not live:
         return False, f"{a.subject} is not in the scene"
-    moving = verb not in ("rest", "shatter", "melt", "float", "burn", "boil", "freeze", "explode",
+    earlier = [b for b in rec.spec.actions[: rec.spec.actions.index(a)] if b.subject == a.subject] \
+        if a in rec.spec.actions else []
+    moving = not earlier and verb not in ("rest", "shatter", "melt", "float", "burn", "boil", "freeze", "explode",
                           "reflect", "refract", "shine", "splash", "scatter", "land", "pour", "drip",
                           "flow", "rise", "grow", "spin")
     if moving and t0 > 0.2 and _moved_before(rec, live, t0):
@@ -222,7 +229,7 @@ def check_action(rec: Any, a: Any) -> tuple[bool | None, str]:
             right = max(rec.pos[m][0][0] for m in tgt)
             ok = last(n)[0] > right
             return ok, f"at x={last(n)[0]:.2f}, last {a.target} at {right:.2f}"
-        if target_piece is not None and target_piece.kind == "waterfall" or path == "over":
+        if (target_piece is not None and target_piece.kind == "waterfall") or path == "over":
             fall = target_piece if target_piece is not None and target_piece.lip is not None else next(
                 (q for q in rec.pieces if q.lip is not None), None)
             if fall is None:
@@ -279,6 +286,11 @@ def check_action(rec: Any, a: Any) -> tuple[bool | None, str]:
             rise = float(np.nanmax(rec.pos[n][start:end + 1, 1]) - rec.pos[n][start, 1])
             return rise >= 0.1, f"rose {rise:.2f} m"
         tgt_names = _bodies(rec, goal or "")
+        if path in ("across", "along", "through", "around", "up") or (verb in ("roll", "slide", "move")
+                                                                     and not tgt_names and gp is None):
+            seg = rec.pos[n][start:end + 1]
+            travel = float(np.nanmax(np.hypot(*(seg - seg[0]).T))) if len(seg) else 0.0
+            return travel >= max(0.3, w[n]), f"travelled {travel:.2f} m"
         if tgt_names or gp is not None:  # reached what it is aimed at
             gaps = []
             for i in range(start, end + 1):
@@ -314,6 +326,8 @@ def fidelity_of_record(rec: Any) -> dict[str, Any]:
         names = rec.groups.get(s.name, [])
         there = [n for n in names if np.isfinite(rec.pos[n][0]).all()]
         want = count_of(s)
+        if not there and s.name in rec.substances:
+            continue  # a liquid or gas: drawn by its phenomenon as particles, not counted as bodies
         liquid = not there and any(q.surface is not None for q in rec.pieces)
         ok = len(there) == want or (liquid and len(names) > 0)
         checks.append({"check": f"present: {s.name} ×{s.count}", "passed": bool(ok),

@@ -44,7 +44,7 @@ def draw_place(canvas: Canvas, place: str | None, time_of_day: str, floor_y: flo
                water: bool = False) -> None:
     """The place behind the set: back wall and its furniture, or the outdoor horizon, and the floor."""
     pal = PALETTES[time_of_day]
-    x0, y0, x1, y1 = canvas.view
+    x0, _y0, x1, y1 = canvas.view
     d = canvas.draw
     W, H = canvas.width, canvas.height
     fy = 0.0 if floor_y is None else floor_y

@@ -161,7 +161,7 @@ def build_piece(space: pymunk.Space, sc: SpecScenery, x: float, *, width: float 
         L = length if length is not None else w
         p.x1 = x + L
         p.surface, p.bottom = base, base - depth
-        p.current = 0.0 if k == "pond" else (sc.speed_m_s or (0.6 if k == "river" else 0.45))
+        p.current = sc.speed_m_s or (0.6 if k == "river" else 0.45 if k == "stream" else 0.0)
         if sc.flow == "left":
             p.current = -p.current
         p.shapes.append(_box(space, x - 0.5, base - depth - 0.3, x + L, base - depth,

@@ -64,6 +64,9 @@ COLORS: dict[str, tuple[int, int, int]] = {
 FLIGHT_VERBS = ("glide", "fly", "throw", "launch")
 PUSH_VERBS = ("push", "knock over", "hit", "roll", "slide", "move")
 GAP_M = 1.0  # floor between scenery pieces
+#: Verbs that happen to a living subject rather than by its will: it is a body then, not a walker.
+PASSIVE_VERBS = ("slide", "roll", "fall", "drop", "topple", "drift", "float", "sink", "swing",
+                 "bounce", "throw", "launch", "glide")
 
 
 @dataclass
@@ -149,7 +152,7 @@ def _proto(s: SpecSubject) -> tuple[catalog.ObjectKind, catalog.Material, tuple[
         size, shape, mat = named
         if catalog.find_material(s.material) is None or s.material in ("", k.material):
             m = catalog.MATERIALS[mat]
-        k = catalog.ObjectKind(name, size, shape if shape in ("circle", "box") else shape, m.name)
+        k = catalog.ObjectKind(name, size, shape, m.name)
         return k, m, size, shape
     return k, m, k.size_m, k.shape
 
@@ -270,6 +273,7 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
     floor_y: float | None = None if in_space else 0.0
     duration = shot.duration_s * shot.camera.time_scale
 
+    _subjects_as_scenery(spec)
     # subjects: one SubjectBody per counted thing
     groups: dict[str, Group] = {}
     subjects: list[SubjectBody] = []
@@ -285,6 +289,7 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
             sb = SubjectBody(name=name, kind=k, material=m, size_m=size, color=_colour(s, m), label=label)
             bodies.append(sb)
         groups[s.name] = Group(s, bodies, size, shape)
+        groups[s.name].actions = spec.actions_of(s.name)  # type: ignore[attr-defined]
         if m.state != "solid" and k.name in ("object", "puddle", "pool", "wave"):
             water_subjects.append(s.name)
     play = Play(spec, [], groups, places=place)
@@ -295,6 +300,8 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
         if not any(sc.kind in WATERS for sc in sceneries):
             kind = "waterfall" if "fall" in wname else "river"
             sceneries.append(SpecScenery(name=wname, kind=kind))
+    if place in ("lake", "sea", "pool", "river") and not any(sc.kind in WATERS for sc in sceneries):
+        sceneries.append(SpecScenery(name=f"the {place}", kind="river" if place == "river" else "pond"))
     waters = [sc for sc in sceneries if sc.kind in WATERS]
     floaters = [g for g in groups.values()
                 if any(a.verb in ("drift", "float", "sink") for a in spec.actions_of(g.spec.name))
@@ -308,7 +315,8 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
             river_sc = SpecScenery(name="river", kind="river")
         speed = river_sc.speed_m_s or (0.6 if river_sc.kind == "river" else 0.45)
         if river_sc.kind == "pond":
-            speed = 0.0
+            speed = 0.25 if any(a.verb == "drift" for a in spec.actions) else 0.0
+            river_sc = SpecScenery(river_sc.name, "pond", speed_m_s=speed or None)
         drift = [a for a in spec.actions if a.verb in ("drift", "float", "move", "fall", "drop")
                  and a.subject in {g.spec.name for g in floaters}]
         over = next((a for a in spec.actions if a.path == "over" or (fall_sc and a.target == fall_sc.name)),
@@ -340,7 +348,7 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
         for g in in_river:
             n = len(g.bodies)
             if past is not None and speed > 0:
-                xs = [speed * (past.t0 + (i + 1) / (n + 1) * (past.t1 - past.t0)) for i in range(n)]
+                xs = [0.75 * speed * (past.t0 + (i + 1) / (n + 1) * (past.t1 - past.t0)) for i in range(n)]
             else:
                 xs = [length * (i + 1) / (n + 1) for i in range(n)]
             for sb, x in zip(g.bodies, xs, strict=True):
@@ -378,16 +386,23 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
             rel = next(r.relation for r in spec.relations_of(g.spec.name) if r.object == sc_name)
             _place_on_piece(g, p, rel, spec)
 
+    # ---- what goes down a slope starts at its top, even when the plan forgot to say so
+    for a in spec.actions:
+        g = groups.get(a.subject)
+        sc = by_name.get(a.target or "")
+        if g is None or sc is None or _placed(g) or a.path != "down" or sc.kind not in SLOPES:
+            continue
+        p = placed_pieces.get(sc.name) or place_piece(sc, x_cursor)
+        x_cursor = max(x_cursor, p.x1 + 1.4)
+        _place_on_piece(g, p, "at the top of", spec)
+
     # ---- groups on other groups ("the ball on the block")
     for g in groups.values():
         if _placed(g):
             continue
         rel = _support_relation(spec, g.spec.name)
-        if rel and rel[1] in groups and _placed(groups[rel[1]]) and rel[0] in ("on", "above"):
-            base = groups[rel[1]]
-            top = max(b.position[1] + b.size_m[1] / 2 for b in base.bodies)
-            _place_group(g, float(np.mean([b.position[0] for b in base.bodies])),
-                         top + (0.8 if rel[0] == "above" else 0.0))
+        if rel and rel[1] in groups and _placed(groups[rel[1]]) and rel[0] in ("on", "above", "in"):
+            _place_by_group(g, groups[rel[1]], rel[0])
 
     # ---- the actor, if not placed yet, and the targets of actions
     for a in spec.actions:
@@ -408,7 +423,7 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
             elif a.verb in ("drop", "fall", "bounce"):
                 _place_group(g, start_x + fw / 2, 1.2 if a.verb != "fall" else 0.0)
             elif a.verb != "swing":
-                _place_group(g, start_x + fw / 2, 0.0 if floor_y is not None else 0.0)
+                _place_group(g, start_x + fw / 2, 0.0)
             if a.verb != "swing":
                 x_cursor = start_x + fw + 0.2
         # the target, placed at a distance the action covers in its window
@@ -447,22 +462,23 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
         if sc.name not in placed_pieces and sc.kind not in WATERS:
             p = place_piece(sc, x_cursor)
             x_cursor = p.x1 + GAP_M
-    for g in groups.values():
-        if _placed(g) or g.spec.name in water_subjects:
-            continue
-        rel = _support_relation(spec, g.spec.name)
-        if rel and rel[1] in placed_pieces:
-            _place_on_piece(g, placed_pieces[rel[1]], rel[0], spec)
-            continue
-        if rel and rel[1] in groups and _placed(groups[rel[1]]):
-            other = groups[rel[1]]
-            ox = max(b.position[0] + b.size_m[0] / 2 for b in other.bodies)
+    todo = [g for g in groups.values() if not _placed(g) and g.spec.name not in water_subjects]
+    for _round in range(len(todo) + 1):
+        for g in list(todo):
+            rel = _support_relation(spec, g.spec.name)
+            if rel and rel[1] in groups and groups[rel[1]] in todo and groups[rel[1]] is not g \
+                    and _round < len(todo):
+                continue  # its support first
+            todo.remove(g)
+            if rel and rel[1] in placed_pieces:
+                _place_on_piece(g, placed_pieces[rel[1]], rel[0], spec)
+                continue
+            if rel and rel[1] in groups and _placed(groups[rel[1]]):
+                _place_by_group(g, groups[rel[1]], rel[0])
+                continue
             fw, _ = _group_footprint(len(g.bodies), g.spec.arrangement, *g.size, g.shape)
-            _place_group(g, ox + 0.15 + fw / 2, 0.0)
-            continue
-        fw, _ = _group_footprint(len(g.bodies), g.spec.arrangement, *g.size, g.shape)
-        _place_group(g, x_cursor + fw / 2, 0.0 if floor_y is not None else 0.0)
-        x_cursor += fw + max(0.3, 0.8 * g.size[0])
+            _place_group(g, x_cursor + fw / 2, 0.0)
+            x_cursor += fw + max(0.3, 0.8 * g.size[0])
     _ = actor
 
     # ---- bodies
@@ -508,6 +524,27 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
     return subjects, stage, background, play
 
 
+#: Catalog kinds and names of plan subjects that are really set pieces (the offline planner keeps a
+#: table as a subject): the scenery kind they are built as.
+SET_KINDS = {"table": "table", "shelf": "shelf", "counter": "counter", "desk": "desk", "stove": "stove",
+             "bin": "bin", "basket": "basket", "bucket": "bucket", "bowl": "bowl", "ramp": "ramp",
+             "stairs": "stairs", "cliff": "cliff", "hill": "hill", "fence": "fence", "ledge": "ledge",
+             "pan": "pan", "frying pan": "pan", "slide": "ramp"}
+
+
+def _subjects_as_scenery(spec: SceneSpec) -> None:
+    """Move plan subjects that are set pieces (a single table, a bin, a ramp) into the scenery."""
+    keep = []
+    for s in spec.subjects:
+        kind = SET_KINDS.get(s.name.lower()) or (SET_KINDS.get(s.kind) if s.kind in ("table",) else None)
+        acts = [a for a in spec.actions if a.subject == s.name and a.verb in MOTION_VERBS]
+        if kind and s.count == 1 and not acts and spec.scenery_named(s.name) is None:
+            spec.scenery.append(SpecScenery(name=s.name, kind=kind))
+        else:
+            keep.append(s)
+    spec.subjects[:] = keep
+
+
 def add_floor_segment(space: pymunk.Space, x0: float, x1: float, y: float) -> None:
     seg = pymunk.Segment(space.static_body, (x0, y), (x1, y), 0.0)
     seg.elasticity, seg.friction, seg.collision_type = 1.0, 1.0, CT_GROUND
@@ -520,11 +557,11 @@ def _physical_kind(g: Group, setting: str) -> str:
         return "none"
     if g.spec.role == "background":
         return "static"
-    if sb.kind.animate:
+    if sb.kind.animate and not any(a.verb in PASSIVE_VERBS for a in getattr(g, "actions", [])):
         return "kinematic"
     if g.spec.story_role in ("scenery", "support") and max(g.size) >= 1.0:
         return "static"
-    if sb.kind.name in ("rock",) and g.spec.role == "static" or getattr(g, "fixed", False):
+    if (sb.kind.name in ("rock",) and g.spec.role == "static") or getattr(g, "fixed", False):
         return "static"
     if sb.kind.name in ("tree", "building", "bridge", "volcano"):
         return "static"
@@ -553,9 +590,47 @@ def _place_group(g: Group, cx: float, base: float) -> None:
         _set(sb, cx + dx, base + dy + h / 2 + 0.0005)
 
 
+def _xy(sb: SubjectBody) -> tuple[float, float]:
+    return sb._xy  # type: ignore[attr-defined,no-any-return]
+
+
+def _place_by_group(g: Group, base: Group, relation: str) -> None:
+    """On (in, above) another group: on its top, centred; beside it otherwise."""
+    xs = [_xy(b)[0] for b in base.bodies]
+    top = max(_xy(b)[1] + b.size_m[1] / 2 for b in base.bodies)
+    if relation in ("on", "in", "above", "at the top of"):
+        _place_group(g, float(np.mean(xs)), top + (0.8 if relation == "above" else 0.0))
+        if relation in ("on", "in", "at the top of"):
+            _fit_on(g, min(xs) - base.size[0] / 2, max(xs) + base.size[0] / 2)
+        return
+    right = max(xs) + base.size[0] / 2
+    fw, _ = _group_footprint(len(g.bodies), g.spec.arrangement, *g.size, g.shape)
+    gap = 0.005 if relation == "against" else 0.15
+    low = min(_xy(b)[1] - b.size_m[1] / 2 for b in base.bodies)
+    _place_group(g, right + gap + fw / 2, low if relation != "under" else 0.0)
+
+
+def _fit_on(g: Group, lo: float, hi: float) -> None:
+    """Squeeze a row or ring standing on something narrower than itself onto it."""
+    xs = [_xy(b)[0] for b in g.bodies]
+    w = g.size[0]
+    span = max(xs) - min(xs) + w
+    room = hi - lo - 0.01
+    if span <= room or len(xs) < 2:
+        return
+    cx = (hi + lo) / 2
+    k = (room - w) / max(max(xs) - min(xs), 1e-6)
+    for b in g.bodies:
+        x, y = _xy(b)
+        if k * (max(xs) - min(xs)) / (len(xs) - 1) >= w:
+            _set(b, cx + (x - float(np.mean(xs))) * k, y)
+        else:  # too many to stand side by side: a second layer over the first
+            _set(b, cx + (x - float(np.mean(xs))) * k, y)
+
+
 def _place_on_piece(g: Group, p: Piece, relation: str, spec: SceneSpec) -> None:
     w, h = g.size
-    fw, fh = _group_footprint(len(g.bodies), g.spec.arrangement, w, h, g.shape)
+    fw, _fh = _group_footprint(len(g.bodies), g.spec.arrangement, w, h, g.shape)
     if relation in ("on", "in") and p.kind in ("ramp", "hill"):
         relation = "at the top of"
     if relation in ("on", "in") and p.top is not None and p.span is not None:
@@ -577,7 +652,7 @@ def _place_on_piece(g: Group, p: Piece, relation: str, spec: SceneSpec) -> None:
             _set(sb, px + nx * r, p.slope_at(px) + ny * r + 0.001, 0.0 if g.shape == "circle" else -a)
         _ = sy
     elif relation == "at the top of" and p.top is not None:
-        lo, hi = p.span or (p.x0, p.x1)
+        _lo, hi = p.span or (p.x0, p.x1)
         _place_group(g, hi - 0.04 - fw / 2, p.top)
     elif relation == "at the bottom of":
         _place_group(g, p.x1 + 0.1 + fw / 2, p.bottom)
@@ -714,6 +789,22 @@ class PlayDriver(Phenomenon):
                 body.angle = math.atan2(vy, vx) * 0.6 + (math.pi if vx < 0 else 0.0)
                 body.angular_velocity = 0.0
         self._water(dt)
+        self._catch(dt)
+
+    def _catch(self, dt: float) -> None:
+        """A bin or basket catches: what falls inside below its rim loses its bounce."""
+        for p in self.play.pieces:
+            if p.kind not in CONTAINERS or p.span is None or p.kind == "pan":
+                continue
+            for sb in self.scene.subjects:
+                body = sb.body
+                if body is None or body.body_type != pymunk.Body.DYNAMIC:
+                    continue
+                x, y = body.position
+                if p.span[0] < x < p.span[1] and p.bottom < y < p.height:
+                    k = 1 / (1 + 12.0 * dt)
+                    body.velocity = (body.velocity.x * k, body.velocity.y * (k if body.velocity.y > 0 else 1.0))
+                    body.angular_velocity *= k
 
     def _water(self, dt: float) -> None:
         waters = [p for p in self.play.pieces if p.surface is not None]
@@ -793,7 +884,7 @@ class PlayDriver(Phenomenon):
                     body.velocity = ((tx - x0) / tf, (ty - y0 + 0.5 * g_ * tf * tf) / tf)
                 body.angular_velocity = -3.0
             return
-        if verb in ("drop", "fall", "bounce") and path not in ("off",):
+        if verb in ("drop", "fall", "bounce") and path not in ("off", "from", "out of"):
             if verb == "fall" and path in (None, "down", "over") and a.target and play.piece(a.target) and \
                     play.piece(a.target).kind in SUPPORTS:  # type: ignore[union-attr]
                 path = "off"
@@ -811,6 +902,8 @@ class PlayDriver(Phenomenon):
                     sb.body.velocity = (v * math.cos(ang), -v * math.sin(ang))  # type: ignore[union-attr]
             return
         support = self._support(bodies)
+        if path in ("from", "out of"):
+            path = "off"
         if path == "off" or verb in ("topple", "collapse", "fall") or (verb in ("push", "knock over") and aim is None):
             self._push_off(bodies, support, verb, a)
             return
@@ -847,7 +940,7 @@ class PlayDriver(Phenomenon):
             return
 
     def _support(self, bodies: list[SubjectBody]) -> Piece | None:
-        x, y = bodies[0].position
+        x, _y = bodies[0].position
         best = None
         for p in self.play.pieces:
             if p.top is None or p.span is None:
@@ -987,6 +1080,7 @@ class PlayRecord:
     pendulums: dict[str, tuple[float, float]]  # plan subject -> pivot
     times: np.ndarray  # (T,) world seconds of each frame
     gravity: float
+    substances: set[str] = field(default_factory=set)  # plan subjects that are liquids or gases
 
 
 def record_play(shot: Shot, annotation: PhysicsAnnotation | None, *, fps: int, seed: int,
@@ -995,7 +1089,7 @@ def record_play(shot: Shot, annotation: PhysicsAnnotation | None, *, fps: int, s
     body's state per frame; None when the shot does not speak the scene language."""
     from filmcrew.tools.video.previz.render import _advance, build_scene, substeps
 
-    scene, stage, _, phenomena = build_scene(shot, annotation, aspect, seed, fps)
+    scene, _stage, _, phenomena = build_scene(shot, annotation, aspect, seed, fps)
     play: Play | None = scene.play
     if play is None:
         return None
@@ -1026,4 +1120,5 @@ def record_play(shot: Shot, annotation: PhysicsAnnotation | None, *, fps: int, s
         sizes={sb.name: sb.size_m for g in play.groups.values() for sb in g.bodies},
         pos=pos, angle=ang, broken=broken, scale=scale,
         pendulums={pd.group: pd.pivot for pd in play.pendulums}, times=times,
-        gravity=-float(scene.space.gravity.y))
+        gravity=-float(scene.space.gravity.y),
+        substances={k for k, g in play.groups.items() if g.bodies[0].material.state != "solid"})
