@@ -177,7 +177,9 @@ def check_action(rec: Any, a: Any) -> tuple[bool | None, str]:
     d = {n: last(n) - rec.pos[n][0] for n in live}
     h = {n: rec.sizes[n][1] for n in live}
     w = {n: rec.sizes[n][0] for n in live}
-    if verb in ("topple", "collapse", "knock over") or (verb == "fall" and path == "off"):
+    row = rec.spec.subject(a.subject) is not None and rec.spec.subject(a.subject).arrangement in (
+        "row", "stack", "wall") and len(live) > 1
+    if verb in ("topple", "collapse", "knock over") or (verb == "fall" and (path == "off" or row)):
         flags = []
         for n in live:
             turn = np.nanmax(np.abs(rec.angle[n][start:end + 1] - rec.angle[n][0])) if end >= start else 0
@@ -248,7 +250,8 @@ def check_action(rec: Any, a: Any) -> tuple[bool | None, str]:
         dx = float(last(n)[0] - tr[start][0])
         ok = abs(dx) >= 0.5
         return ok, f"drifted {dx:.2f} m"
-    if verb in ("roll", "slide") and path == "down":
+    if verb in ("roll", "slide", "bounce") and path == "down" and target_piece is not None \
+            and target_piece.kind in ("ramp", "hill", "stairs"):
         n = live[0]
         drop = -float(d[n][1])
         slope = target_piece
@@ -286,7 +289,7 @@ def check_action(rec: Any, a: Any) -> tuple[bool | None, str]:
             rise = float(np.nanmax(rec.pos[n][start:end + 1, 1]) - rec.pos[n][start, 1])
             return rise >= 0.1, f"rose {rise:.2f} m"
         tgt_names = _bodies(rec, goal or "")
-        if path in ("across", "along", "through", "around", "up") or (verb in ("roll", "slide", "move")
+        if path in ("across", "along", "through", "around", "up", "down") or (verb in ("roll", "slide", "move")
                                                                      and not tgt_names and gp is None):
             seg = rec.pos[n][start:end + 1]
             travel = float(np.nanmax(np.hypot(*(seg - seg[0]).T))) if len(seg) else 0.0

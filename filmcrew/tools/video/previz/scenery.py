@@ -103,6 +103,8 @@ def width_of(sc: SpecScenery, content_w: float) -> float:
         return 0.5 + 0.28 * (sc.steps or 5)
     if k in ("mirror", "window", "door"):
         return 0.9
+    if k in ("track", "floor"):
+        return max(2.0, content_w + 1.0)
     return 0.6
 
 
@@ -177,7 +179,10 @@ def build_piece(space: pymunk.Space, sc: SpecScenery, x: float, *, width: float 
         p.shapes.append(_box(space, x - 0.3, base - drop - 0.6, x, base - 0.6, elasticity=0.1))
         p.shapes.append(_box(space, x, base - drop - 0.9, x + L + 100.0, base - drop - 0.6, elasticity=0.1))
         p.color = WATER
-    else:  # mirror, prism, window, door, pipe, spoon, jug, track, floor: drawn, not in the way
+    elif k in ("track", "floor"):  # a strip of floor: things stand on it
+        p.top, p.span, p.height = base, (x, x + w), base + 0.01
+        p.color = (120, 100, 80)
+    else:  # mirror, prism, window, door, pipe, spoon, jug: drawn, not in the way
         p.height = base + {"mirror": 1.5, "window": 1.9, "door": 2.0}.get(k, 0.3)
         p.color = {"mirror": (200, 220, 235), "window": (170, 205, 230)}.get(k, STEEL)
     return p

@@ -410,6 +410,9 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
         if g is None:
             continue
         target = goal(spec, a) if verb_flies(a.verb) else a.target
+        rel = _support_relation(spec, a.subject)
+        if not _placed(g) and rel is not None and (rel[1] in groups or rel[1] in by_name):
+            continue  # it starts where its relation puts it (placed below, after its support)
         if a.verb in ("land",) and any(b.subject == a.subject and verb_flies(b.verb)
                                        for b in spec.actions[:spec.actions.index(a)]):
             continue  # the flight before it placed the landing spot
@@ -557,8 +560,11 @@ def _physical_kind(g: Group, setting: str) -> str:
         return "none"
     if g.spec.role == "background":
         return "static"
-    if sb.kind.animate and not any(a.verb in PASSIVE_VERBS for a in getattr(g, "actions", [])):
+    acts = getattr(g, "actions", [])
+    if sb.kind.animate and not any(a.verb in PASSIVE_VERBS for a in acts):
         return "kinematic"
+    if any(a.verb in MOTION_VERBS for a in acts):
+        return "dynamic"
     if g.spec.story_role in ("scenery", "support") and max(g.size) >= 1.0:
         return "static"
     if (sb.kind.name in ("rock",) and g.spec.role == "static") or getattr(g, "fixed", False):
@@ -760,6 +766,7 @@ class PlayDriver(Phenomenon):
         super().__init__(scene)
         self.play = play
         self.g = -float(scene.space.gravity.y)
+        self.stops: list[tuple[SubjectBody, float]] = []
 
     def step(self, dt: float) -> None:
         scene, play = self.scene, self.play
@@ -790,6 +797,9 @@ class PlayDriver(Phenomenon):
                 body.angular_velocity = 0.0
         self._water(dt)
         self._catch(dt)
+        for sb, t_stop in self.stops:
+            if t >= t_stop and sb.body is not None:
+                sb.body.velocity = (0.0, 0.0)
 
     def _catch(self, dt: float) -> None:
         """A bin or basket catches: what falls inside below its rim loses its bounce."""
@@ -840,6 +850,10 @@ class PlayDriver(Phenomenon):
         g = play.groups.get(a.subject)
         if g is None:
             return
+        walkers = [sb for sb in g.bodies if sb.body is not None and sb.body.body_type == pymunk.Body.KINEMATIC]
+        if walkers and a.verb in ("fly", "walk", "run", "move", "push", "jump", "glide", "land", "hit"):
+            self._walk(walkers, a)
+            return
         bodies = [sb for sb in g.bodies if sb.body is not None and sb.body.body_type == pymunk.Body.DYNAMIC]
         if not bodies:
             return
@@ -884,17 +898,29 @@ class PlayDriver(Phenomenon):
                     body.velocity = ((tx - x0) / tf, (ty - y0 + 0.5 * g_ * tf * tf) / tf)
                 body.angular_velocity = -3.0
             return
-        if verb in ("drop", "fall", "bounce") and path not in ("off", "from", "out of"):
+        down_slope = path == "down" and play.piece(a.target) is not None and \
+            play.piece(a.target).kind in SLOPES  # type: ignore[union-attr]
+        if verb in ("drop", "fall", "bounce") and path not in ("off", "from", "out of") and not down_slope:
             if verb == "fall" and path in (None, "down", "over") and a.target and play.piece(a.target) and \
                     play.piece(a.target).kind in SUPPORTS:  # type: ignore[union-attr]
                 path = "off"
             else:
                 return  # released: gravity does it
-        if verb in ("roll", "slide") and path == "down":
+        if verb in ("roll", "slide", "bounce", "fall", "tumble") and path == "down" and \
+                play.piece(a.target) is not None and play.piece(a.target).kind in SLOPES:  # type: ignore[union-attr]
             p = play.piece(a.target)
-            if p is not None and p.kind == "stairs":
+            assert p is not None
+            if verb == "slide" and p.angle_deg:  # it slides: the plan says so, so it is slippery enough
                 for sb in bodies:
-                    sb.body.velocity = (0.8 * a.pace, 0.0)  # type: ignore[union-attr]
+                    for sh in sb.shapes:
+                        sh.friction = min(sh.friction, 0.5 * math.tan(math.radians(p.angle_deg)))
+            if p.kind == "stairs":
+                for sb in bodies:
+                    edge = p.x0 + 0.5
+                    d = max(edge - sb.position[0], 0.0) + 0.05
+                    mu = max(sb.shapes[0].friction if sb.shapes else 0.5, 0.05)
+                    v = math.sqrt(2 * mu * g_ * d) * 1.3 + 0.3 if g_ > 0 else 0.8
+                    sb.body.velocity = (v * a.pace, 0.0)  # type: ignore[union-attr]
             elif a.pace > 1.2:
                 for sb in bodies:
                     ang = math.radians(p.angle_deg) if p else 0.4
@@ -939,6 +965,22 @@ class PlayDriver(Phenomenon):
                 body.velocity = (math.copysign(min(abs(v), 25.0), dist or 1.0), 0.0)
             return
 
+    def _walk(self, walkers: list[SubjectBody], a: SpecAction) -> None:
+        """A living subject goes where the action says, at its own pace, through the window."""
+        aim = _aim_point(self.play, goal(self.play.spec, a))
+        win = max(a.t1 - a.t0, 0.3)
+        for sb in walkers:
+            body = sb.body
+            assert body is not None
+            x0, y0 = body.position
+            if aim is not None:
+                tx, ty = aim[0] - aim[2] - sb.size_m[0] / 2, (aim[1] if a.verb in ("fly", "land") else y0)
+            else:
+                speed = {"run": 4.0, "fly": 3.0}.get(a.verb, 1.4) * a.pace
+                tx, ty = x0 + speed * win * 0.8, y0 + (1.0 if a.verb == "fly" else 0.0)
+            body.velocity = ((tx - x0) / (0.9 * win), (ty - y0) / (0.9 * win))
+            self.stops.append((sb, a.t0 + 0.9 * win))
+
     def _support(self, bodies: list[SubjectBody]) -> Piece | None:
         x, _y = bodies[0].position
         best = None
@@ -963,6 +1005,13 @@ class PlayDriver(Phenomenon):
             v_base = math.sqrt(2 * mu * g_ * max(far, 0.05)) * 1.2 + 0.25
         else:
             v_base = 1.2
+        if support is None and n > 1 and hi - lo < 0.5 * bodies[0].size_m[1] and \
+                self.play.groups[a.subject].spec.arrangement == "row":
+            first = min(bodies, key=lambda b: b.position[0])  # a row falls in sequence: tip the first
+            _w, h = first.size_m
+            first.body.angular_velocity = -3.0 * math.sqrt(0.25 / max(h, 0.02))  # type: ignore[union-attr]
+            first.body.velocity = (0.4 * math.sqrt(h / 0.25 + 0.1), 0.0)  # type: ignore[union-attr]
+            return
         for sb in bodies:
             body = sb.body
             assert body is not None
