@@ -195,6 +195,24 @@ def _audio_metrics(audio: np.ndarray, sr: int, target: float, spots: list[float]
     return out
 
 
+def _scene_fidelity(s: dict[str, Any], plan_shots: dict[str, Any], records: list[dict[str, Any]],
+                    options: dict[str, Any], fps: float, number: int, physics: bool) -> dict[str, Any]:
+    """Scene fidelity of a previz shot, re-simulated from its plan shot and annotation."""
+    from filmcrew.eval.scene_fidelity import not_applicable, scene_fidelity
+    from filmcrew.schemas import Shot
+
+    if not physics:
+        return not_applicable("simulation checks were not asked for")
+    if s.get("backend") != "previz":
+        return not_applicable(f"backend {s.get('backend')!r} is not a simulation")
+    if s["id"] not in plan_shots:
+        return not_applicable("shot missing from plan.json")
+    width, height = options.get("width") or 640, options.get("height") or 360
+    return scene_fidelity(Shot.model_validate(plan_shots[s["id"]]), _annotation(records, s["id"]),
+                          fps=int(options.get("fps") or round(fps)), seed=int(s["seed"]),
+                          width=int(width), height=int(height))
+
+
 def evaluate_run(run_dir: Path, *, clip: ClipScorerLike | None = None,
                  physics: bool = True) -> dict[str, Any]:
     """All §8 metrics of one finished run, per film and per shot, as a JSON-ready dict.
@@ -269,6 +287,7 @@ def evaluate_run(run_dir: Path, *, clip: ClipScorerLike | None = None,
                 width=info.width, height=info.height, fps=round(fps), seed=int(s["seed"]),
                 shot_number=number, style=plan.get("style", ""), overlay=bool(options.get("overlay", True)),
                 recorded_hash=_recorded_hash(records, s["id"], int(s.get("candidate", 0))))
+        entry["scene_fidelity"] = _scene_fidelity(s, plan_shots, records, options, fps, number, physics)
         per_shot.append(entry)
 
     top = max(energies) if energies and max(energies) > 0 else 1.0
@@ -294,11 +313,16 @@ def evaluate_run(run_dir: Path, *, clip: ClipScorerLike | None = None,
         checks["true_peak"] = audio_metrics["true_peak"]["passed"]
     if physics_checks:
         checks["physics"] = all(physics_checks)
+    from filmcrew.eval.scene_fidelity import run_mean
+
+    scene_mean = run_mean([p["scene_fidelity"] for p in per_shot])
     return {
         "run_dir": str(run_dir), "run_id": run_id, "request": report.get("request", ""),
         "options": options, "fps": fps, "size": [info.width, info.height],
         "duration_s": round(info.video_frames / fps, 4), "codecs": info.codecs,
         "film": {**film, **audio_metrics}, "shots": per_shot, "cost": trace_cost(records),
+        "scene_fidelity": {"mean": scene_mean,
+                           "shots": sum(bool(p["scene_fidelity"].get("applicable")) for p in per_shot)},
         "checks": checks, "passed": all(checks.values()),
         "eval_seconds": round(time.perf_counter() - t0, 3),
     }

@@ -32,6 +32,7 @@ SUMMARY_KEYS: dict[str, tuple[str, str, bool | None]] = {
     "temporal_consistency": ("temporal consistency (mean over shots)", "", True),
     "clip_score": ("CLIP score (mean over shots)", "", True),
     "physics_rel_error": ("physics: |g − 9.81| / 9.81 (mean)", "", False),
+    "scene_fidelity": ("scene fidelity (checks passed, mean over shots)", "", True),
     "wall_s": ("wall time", "s", False),
     "tool_s": ("tool seconds", "s", False),
     "tokens": ("LLM tokens", "", False),
@@ -61,6 +62,7 @@ def summary(result: dict[str, Any]) -> dict[str, float | None]:
         "clip_score": _mean([s["clip"]["score"] for s in shots if "score" in s["clip"]]),
         "physics_rel_error": _mean([s["physics"]["rel_error"] for s in shots
                                     if s["physics"].get("measurable")]),
+        "scene_fidelity": result.get("scene_fidelity", {}).get("mean"),
         "wall_s": cost["wall_s"],
         "tool_s": cost["tool_s"],
         "tokens": cost["tokens_total"],

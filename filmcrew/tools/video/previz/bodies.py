@@ -10,7 +10,8 @@ The staging frame (`staging_frame`) is the view the shot's motion and props are 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pymunk
 
@@ -41,6 +42,8 @@ class Stage:
     walls: tuple[float, float] | None
     decor_m: float  # spacing of grass tufts, lane dashes, floorboards
     seabed_y: float | None = None  # water setting: the bottom things sink to
+    place: str | None = None  # the plan's place (kitchen, classroom, river...) when it names one
+    pieces: list[Any] = field(default_factory=list)  # scenery pieces (stagecraft) drawn with the stage
 
 
 # --------------------------------------------------------------------------------------------------

@@ -242,6 +242,17 @@ def subject(canvas: Canvas, sb: SubjectBody, background: RGB | None = None) -> N
                 h / 2 * math.sin(t) * (1 + 0.08 * math.sin(5 * t + seed)))
                for t in np.linspace(0, 2 * math.pi, n, endpoint=False)]
         d.polygon(_local(canvas, pose, pts), fill=fill, outline=ink)
+    elif shape == "boat":  # a hull, a mast and a sail
+        hull = [(-w / 2, 0.0), (w / 2, 0.0), (w * 0.4, -h / 2), (-w * 0.35, -h / 2)]
+        d.polygon(_local(canvas, pose, hull), fill=fill, outline=ink)
+        d.line(_local(canvas, pose, [(0.0, 0.0), (0.0, 1.6 * h)]), fill=ink,
+               width=max(1, int(canvas.length_px(w) / 40)))
+        d.polygon(_local(canvas, pose, [(0.01 * w, 1.5 * h), (0.01 * w, 0.15 * h), (0.38 * w, 0.15 * h)]),
+                  fill=(245, 240, 230), outline=ink)
+    elif shape == "plane_toy":  # a folded paper dart, nose first
+        dart = [(w / 2, 0.0), (-w / 2, h / 2), (-w * 0.3, 0.0), (-w / 2, -h / 2)]
+        d.polygon(_local(canvas, pose, dart), fill=fill, outline=ink)
+        d.line(_local(canvas, pose, [(w / 2, 0.0), (-w * 0.3, 0.0)]), fill=ink)
     elif sb.kind.name == "spring":
         zig = [(((-1) ** i) * w / 2, -h / 2 + h * i / 10) for i in range(11)]
         d.line(_local(canvas, pose, zig), fill=fill, width=max(1, int(canvas.length_px(w) / 6)))

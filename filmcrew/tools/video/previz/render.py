@@ -147,28 +147,42 @@ def build_scene(shot: Shot, annotation: PhysicsAnnotation | None, aspect: float,
     space.gravity = (0.0, 0.0) if shot.setting == "space" else (0.0, -GRAVITY)
     space.collision_slop = 0.0005  # pymunk's defaults assume pixels; we work in metres
     space.iterations = 20
-    subjects, stage, background = build_bodies(shot, annotation, space)
-    view0 = staging_frame(shot, subjects, stage, aspect)
+    from filmcrew.tools.video.previz.spec import scene_spec
+
+    spec = scene_spec(shot)
+    play = None
+    if spec is not None and spec.staged:
+        from filmcrew.tools.video.previz.stagecraft import build_play, set_frame
+
+        subjects, stage, background, play = build_play(shot, annotation, space, spec)
+        view0 = set_frame(play, shot, aspect)
+    else:
+        subjects, stage, background = build_bodies(shot, annotation, space)
+        view0 = staging_frame(shot, subjects, stage, aspect)
     vw = view0[2] - view0[0]
     stage.decor_m = 10 ** math.floor(math.log10(vw / 4))
-    if shot.setting == "indoor":
+    if shot.setting == "indoor" and play is None:
         stage.walls = (view0[0] - 0.3 * vw, view0[2] + 0.3 * vw)
         for wx in stage.walls:
             wall = pymunk.Segment(space.static_body, (wx, -1e3), (wx, 1e3), 0.0)
             wall.elasticity, wall.friction, wall.collision_type = 1.0, 0.8, CT_GROUND
             space.add(wall)
-    if shot.setting == "water":
+    if shot.setting == "water" and play is None:
         stage.seabed_y = view0[1] + 0.06 * (view0[3] - view0[1])
         add_floor(space, stage.seabed_y, elasticity=0.2)
     place_background(background, view0, stage)
     scene = Scene(shot=shot, annotation=annotation, space=space, rng=np.random.default_rng(seed),
                   world=view0, ground_y=stage.ground_y, fps=float(fps),
-                  time_scale=shot.camera.time_scale, subjects=subjects)
+                  time_scale=shot.camera.time_scale, subjects=subjects, play=play)
     from filmcrew.tools.video.previz import staging
 
     staging.stage(scene, self_propelled=True)  # walkers walk and cars drive whatever is annotated
     phenomena: list[Phenomenon] = []
     _install_impacts(scene, phenomena)  # the handler sees the list filled below
+    if play is not None:  # the plan's actions drive the bodies first; phenomena act on top
+        from filmcrew.tools.video.previz.stagecraft import PlayDriver
+
+        phenomena.append(PlayDriver(scene, play))
     for name in active_phenomena(shot, annotation):
         phenomena.append(REGISTRY[name](scene))
     return scene, stage, background, phenomena
@@ -180,7 +194,7 @@ def _advance(scene: Scene, phenomena: list[Phenomenon], n_sub: int, dt: float, i
     for _ in range(n_sub):
         for p in phenomena:
             p.step(dt)
-        if scene.shot.setting == "water":
+        if scene.shot.setting == "water" and scene.play is None:
             _buoyancy(scene, rigid)
         scene.space.step(rigid)
         scene.t += dt
@@ -223,11 +237,19 @@ def rehearse(shot: Shot, annotation: PhysicsAnnotation | None, *, aspect: float,
             effects[i] = (lo[0], lo[1], hi[0], hi[1])
     by_name = {sb.name: sb for sb in scene.subjects}
     roles = {s.name: s.role for s in shot.subjects}
-    rehearsal = Rehearsal(tracks=tracks, sizes={n: by_name[n].size_m for n in tracks}, roles=roles,
+    sizes = {n: by_name[n].size_m for n in tracks}
+    if scene.play is not None:  # the set is in the shot: the shelf they fall off, the bin it lands in
+        from filmcrew.tools.video.previz.stagecraft import scenery_tracks
+
+        for name, (track, size, role) in scenery_tracks(scene.play, total).items():
+            tracks[name], sizes[name], roles[name] = track, size, role
+    rehearsal = Rehearsal(tracks=tracks, sizes=sizes, roles=roles,
                           events=list(scene.events), effects=effects, fps=float(fps))
     grounded = shot.setting not in ("sky", "space", "water")
     table = ((stage.table[0], stage.floor_y or 0.0, stage.table[1], stage.ground_y)
              if stage.table else None)
+    if scene.play is not None:
+        grounded = grounded and not any(p.surface is not None for p in stage.pieces)
     follow = main_subject(scene.subjects, shot)
     setup = Setup(scale=shot.camera.scale, move=shot.camera.move, aspect=aspect, staging=scene.world,
                   floor_y=stage.floor_y if grounded else None, table=table,
@@ -275,7 +297,12 @@ def render_shot(shot: Shot, annotation: PhysicsAnnotation | None, *, width: int,
         if i:
             _advance(scene, phenomena, n_sub, dt, i)
         canvas = Canvas(draw.backdrop(stage, width, height), tuple(views[i]))
-        draw.stage(canvas, stage)
+        if scene.play is not None:
+            from filmcrew.tools.video.previz.stagecraft import draw_set_back
+
+            draw_set_back(canvas, stage, scene.t)
+        else:
+            draw.stage(canvas, stage)
         for sb in background:
             if sb.drawn_by is None:
                 draw.subject(canvas, sb, background=haze)
@@ -285,9 +312,14 @@ def render_shot(shot: Shot, annotation: PhysicsAnnotation | None, *, width: int,
         for hd in held:  # a glass of water no phenomenon pours: the water stands in the glass
             if hd.liquid.drawn_by is None and hd.intact:
                 draw_held(canvas, hd)
+        if scene.play is not None:
+            from filmcrew.tools.video.previz.stagecraft import draw_set_front
+
+            draw_set_front(canvas, stage, scene.t)
         for p in phenomena:
             p.draw(canvas)
-        draw.water_front(canvas, stage)
+        if scene.play is None:
+            draw.water_front(canvas, stage)
         if overlay:
             overlay_text.labels(canvas, _label_anchors(subjects, held))
             overlay_text.overlay(canvas, shot_number, shot.local_prompt, i / fps, fps, tags,

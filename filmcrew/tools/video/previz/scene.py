@@ -14,7 +14,7 @@ visible moments through `scene.emit(...)`, which the music uses as rhythm spots.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -73,6 +73,7 @@ class Scene:
     subjects: list[SubjectBody] = field(default_factory=list)
     t: float = 0.0  # world time since the start of the shot
     events: list[PrevizEvent] = field(default_factory=list)
+    play: Any = None  # the staged scene (stagecraft.Play) when the plan speaks the scene language
 
     @property
     def time_range_s(self) -> tuple[float, float]:

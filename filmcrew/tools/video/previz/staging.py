@@ -137,7 +137,11 @@ def _self_propelled(sb: SubjectBody, a: Action) -> bool:
 
 def stage(scene: Scene, self_propelled: bool) -> None:
     """Set positions and velocities of the subjects that move by will (self_propelled=True: the
-    renderer does this for every shot) or of the passive ones (the first dynamics phenomenon)."""
+    renderer does this for every shot) or of the passive ones (the first dynamics phenomenon).
+
+    A staged scene (the plan speaks the scene language) is driven by its own actions instead."""
+    if scene.play is not None:
+        return
     actions = plan_actions(scene)
     by_name = {sb.name: sb for sb in scene.subjects}
     todo = [(by_name[n], a) for n, a in actions.items() if n in by_name]
