@@ -38,6 +38,8 @@ def run(
     video_backend: Annotated[str, typer.Option(help=f"one of {', '.join(VIDEO_BACKENDS)}")] = "previz",
     music_backend: Annotated[str, typer.Option(help=f"one of {', '.join(MUSIC_BACKENDS)}")] = "procedural",
     scorer: Annotated[str, typer.Option(help=f"one of {', '.join(SCORERS)}")] = "continuity",
+    lca_text_weight: Annotated[float | None, typer.Option(
+        help="SKALD-text weight of --scorer lca (default: the checkpoint's)")] = None,
     llm: Annotated[str | None, typer.Option(help='"provider:model" or "offline"')] = None,
     debug_models: Annotated[bool, typer.Option(help="tiny random-init models for GPU backends")] = False,
     fps: Annotated[int, typer.Option(help="frames per second")] = 24,
@@ -60,7 +62,7 @@ def run(
         options = RunOptions(
             duration_s=duration, candidates=candidates, beam=beam, seed=seed,
             video_backend=video_backend, music_backend=music_backend, scorer=scorer, llm=llm,
-            debug_models=debug_models, fps=fps, width=width, height=height,
+            lca_text_weight=lca_text_weight, debug_models=debug_models, fps=fps, width=width, height=height,
             max_critic_rounds=max_critic_rounds, target_lufs=target_lufs, sample_rate=sample_rate,
             overlay=overlay, store_latents=store_latents, interpolate_fps=interpolate_fps,
         )
@@ -252,26 +254,55 @@ def train_lca(
     minutes: Annotated[float, typer.Option(help="training time budget, minutes")] = 10.0,
     steps: Annotated[int, typer.Option(help="most optimiser steps (the time budget may stop sooner)")] = 100_000,
     seed: Annotated[int, typer.Option(help="training seed")] = 0,
+    features: Annotated[str, typer.Option(help="clip features: 'continuity' (no weights) or a local "
+                                          "CLIP/SigLIP folder (image-encoder features)")] = "continuity",
+    text_weight: Annotated[float, typer.Option(help="SKALD-text weight λ stored as the checkpoint's "
+                                               "default (needs an encoder with a text tower)")] = 0.0,
     debug_models: Annotated[bool, typer.Option(help="train the tiny LCA (tests, smoke runs)")] = False,
 ) -> None:
-    """Train the shot editor's LCA scorer on FOLDER: videos are cut into shots, each video one edit."""
-    if minutes <= 0 or steps < 1:
-        raise UserError(f"--minutes {minutes:g} / --steps {steps}; both must be positive")
+    """Train the shot editor's LCA scorer on FOLDER: videos are cut into shots, each video one edit.
+
+    Each shot also gets bad takes (mirrored, played backwards, colour-graded) so the LCA learns which
+    take of a shot cuts right. Features are cached per video next to --out: a rerun resumes.
+    """
+    if minutes <= 0 or steps < 1 or text_weight < 0:
+        raise UserError(f"--minutes {minutes:g} / --steps {steps} / --text-weight {text_weight:g}; "
+                        "minutes and steps must be positive, the text weight >= 0")
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out}: the checkpoint must end in .safetensors")
+    if not folder.is_dir():
+        raise UserError(f"{folder} is not a folder")
+    from rich.progress import Progress
+
     from filmcrew.models.lca import TINY_LCA_CONFIG, LCAConfig, save_lca
-    from filmcrew.tools.edit.lca.scorer import CONTINUITY_DIM
-    from filmcrew.tools.edit.lca.train import TrainConfig, video_scenes
+    from filmcrew.tools.edit.lca.scorer import CONTINUITY_JUNCTION, ImageEncoder
+    from filmcrew.tools.edit.lca.train import TrainConfig, continuity_vector, video_scenes
     from filmcrew.tools.edit.lca.train import train_lca as fit
 
-    scenes = video_scenes(folder)
-    config = TINY_LCA_CONFIG if debug_models else LCAConfig()
-    config = LCAConfig(**{**config.__dict__, "feature_dim": CONTINUITY_DIM, "dropout": 0.1})
-    n_shots = sum(len(s) for s in scenes)
-    console.print(f"{len(scenes)} videos, {n_shots} shots; training for at most {minutes:g} min")
-    model, history = fit(scenes, config, TrainConfig(steps=steps, max_seconds=minutes * 60, seed=seed))
-    path = save_lca(model, out, meta={"features": "continuity", "videos": str(len(scenes)),
-                                      "shots": str(n_shots), "seed": str(seed)})
+    featurise, name = continuity_vector, "continuity"
+    if features != "continuity":
+        try:
+            encoder = ImageEncoder.tiny() if debug_models and features == "tiny-clip" else \
+                ImageEncoder.from_pretrained(features)
+        except FileNotFoundError as e:
+            raise UserError(str(e)) from e
+        featurise, name = (lambda frames, fps: encoder.clip_vector(frames)), encoder.name
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("featurising videos", total=None)
+        scenes, bad = video_scenes(folder, featurise=featurise, features=name, seed=seed,
+                                   cache_dir=out.parent / f".{out.stem}-features",
+                                   progress=lambda done, total, _: bar.update(task, completed=done, total=total))
+        dim = len(scenes[0][0][0])
+        config = TINY_LCA_CONFIG if debug_models else LCAConfig()
+        config = LCAConfig(**{**config.__dict__, "feature_dim": dim, "dropout": 0.1,
+                              "junction_dim": CONTINUITY_JUNCTION if name == "continuity" else dim // 3})
+        n_shots = sum(len(s) for s in scenes)
+        console.print(f"{len(scenes)} videos, {n_shots} shots; training for at most {minutes:g} min")
+        bar.update(task, description="training", completed=0, total=steps)
+        model, history = fit(scenes, config, TrainConfig(steps=steps, max_seconds=minutes * 60, seed=seed),
+                             lambda step, _total, _loss: bar.update(task, completed=step), bad=bad)
+    path = save_lca(model, out, meta={"features": name, "text_weight": repr(float(text_weight)),
+                                      "videos": str(len(scenes)), "shots": str(n_shots), "seed": str(seed)})
     done = len(history["contrastive"]) + len(history["regression"])
     console.print(f"[bold green]checkpoint:[/] {path} ({done} steps); use it with "
                   f"FILMCREW_LCA_CHECKPOINT={path} filmcrew run --scorer lca")

@@ -108,6 +108,9 @@ class RunOptions(BaseModel):
     video_backend: str = Field(default="previz", description="video generator for every shot")
     music_backend: str = Field(default="procedural", description="music generator")
     scorer: str = Field(default="continuity", description="shot editor's sequence scorer")
+    lca_text_weight: float | None = Field(
+        default=None, ge=0, description="SKALD-text weight λ of --scorer lca; None = the checkpoint's"
+    )
     llm: str | None = Field(default=None, description='"provider:model" override of FILMCREW_LLM')
     debug_models: bool = Field(
         default=False, description="tiny random-init models for every GPU backend (noise pictures)"

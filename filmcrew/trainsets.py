@@ -37,24 +37,39 @@ def previz_scenes(requests: Sequence[str], *, shots: int = 4, shot_s: float = 1.
     Each request is planned into `shots` consecutive shots of about shot_s seconds (one scene, edited
     order); each shot is rendered `takes` times with different seeds, the near-duplicate variants.
     """
+    return previz_edits(requests, shots=shots, shot_s=shot_s, width=width, height=height, fps=fps,
+                        takes=takes, bad=False)[0]
+
+
+def previz_edits(requests: Sequence[str], *, shots: int = 4, shot_s: float = 1.25, width: int = 96,
+                 height: int = 54, fps: int = 8, takes: int = 1, bad: bool = True, seed: int = 0,
+                 ) -> tuple[list[list[list[np.ndarray]]], list[list[list[np.ndarray]]]]:
+    """(good, bad) take vectors of previz scenes: good[s][c] as previz_scenes, bad[s][c] the shot's
+    bad takes (tools/edit/lca/train.bad_takes: mirrored, reversed, graded; empty when bad=False)."""
     from filmcrew.llm.offline_planner import plan_request
     from filmcrew.tools.edit.lca.scorer import feature_vector
+    from filmcrew.tools.edit.lca.train import bad_takes
     from filmcrew.tools.edit.skald import clip_features
     from filmcrew.tools.video.previz import render_previz
 
-    scenes = []
+    rng = np.random.default_rng(seed)
+    good_scenes, bad_scenes = [], []
     for r, request in enumerate(requests):
         plan = plan_request(request, shots * shot_s, min_shots=shots)
-        scene = []
+        good_scene, bad_scene = [], []
         for i, shot in enumerate(plan.shots):
-            variants = []
+            variants, spoiled = [], []
             for t in range(takes):
                 clip = render_previz(shot, None, width=width, height=height, fps=fps, seed=1000 * r + t,
                                      shot_number=i + 1, overlay=False)
                 variants.append(feature_vector(clip_features(clip.frames, fps)))
-            scene.append(variants)
-        scenes.append(scene)
-    return scenes
+                if bad and t == 0:
+                    spoiled = [feature_vector(clip_features(f, fps)) for f in bad_takes(clip.frames, rng)]
+            good_scene.append(variants)
+            bad_scene.append(spoiled)
+        good_scenes.append(good_scene)
+        bad_scenes.append(bad_scene)
+    return good_scenes, bad_scenes
 
 
 # --------------------------------------------------------------------------------------------------

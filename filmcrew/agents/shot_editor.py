@@ -34,11 +34,15 @@ def clip_features(store: ArtifactStore, node: str, clip: ArtifactRef) -> Any:
     return ClipFeatures.from_dict(store.read_json(ref))
 
 
-def make_scorer(scorer: str, debug_models: bool, seed: int = 0, settings: Any = None) -> Any:
+def make_scorer(scorer: str, debug_models: bool, seed: int = 0, settings: Any = None,
+                text_weight: float | None = None) -> Any:
     """The sequence scorer named by --scorer: continuity, or the LCA from FILMCREW_LCA_CHECKPOINT.
 
-    With --debug-models and no checkpoint, --scorer lca runs a tiny random LCA (the learned code
-    path, arbitrary preferences).
+    The checkpoint says which features it needs: continuity, or an image encoder (a local CLIP/SigLIP
+    folder, loaded here; `tiny-clip` only with --debug-models) whose text tower gives SKALD-text its
+    prompt relevance. text_weight (--lca-text-weight) defaults to the checkpoint's. With
+    --debug-models and no checkpoint, --scorer lca runs a tiny random LCA (the learned code path,
+    arbitrary preferences).
     """
     if scorer == "continuity":
         from filmcrew.tools.edit import ContinuityScorer
@@ -50,16 +54,25 @@ def make_scorer(scorer: str, debug_models: bool, seed: int = 0, settings: Any = 
     from filmcrew.tools.edit import LCAScorer
 
     path = (settings or Settings()).lca_checkpoint
-    if path is not None:
-        lca = _lca_checkpoint(str(path))
-        if lca.features != "continuity":
-            raise ValueError(f"{path}: trained on {lca.features!r} features; the shot editor "
-                             "computes continuity features")
-        return lca
-    if debug_models:
-        return LCAScorer.debug(seed=seed)
-    raise ValueError("--scorer lca needs FILMCREW_LCA_CHECKPOINT (see `filmcrew train-lca`) "
-                     "or --debug-models")
+    if path is None:
+        if debug_models:
+            return LCAScorer.debug(seed=seed)
+        raise ValueError("--scorer lca needs FILMCREW_LCA_CHECKPOINT (see `filmcrew train-lca`) "
+                         "or --debug-models")
+    lca = _lca_checkpoint(str(path))
+    weight = lca.default_text_weight if text_weight is None else float(text_weight)
+    encoder = None
+    if lca.features != "continuity":
+        encoder = _image_encoder(lca.features, debug_models)
+        if weight > 0 and encoder.tokenizer is None and encoder.name != "tiny-clip":
+            raise ValueError(f"--lca-text-weight {weight:g}: the image encoder {lca.features!r} has no "
+                             "text tower; use weight 0")
+    elif weight > 0:
+        raise ValueError(f"--lca-text-weight {weight:g}: {path} uses continuity features, which have no "
+                         "text tower; train with `filmcrew train-lca --features <CLIP folder>`")
+    out = lca.with_text(None, weight)
+    out.encoder = encoder
+    return out
 
 
 @lru_cache(maxsize=2)
@@ -68,6 +81,32 @@ def _lca_checkpoint(path: str) -> Any:
     from filmcrew.tools.edit import LCAScorer
 
     return LCAScorer.from_checkpoint(path)
+
+
+@lru_cache(maxsize=2)
+def _image_encoder(name: str, debug_models: bool) -> Any:
+    """The image encoder a checkpoint was trained with, loaded once per process."""
+    from filmcrew.tools.edit import ImageEncoder
+
+    if name == "tiny-clip":
+        if not debug_models:
+            raise ValueError("the checkpoint was trained on tiny-clip features; run with --debug-models")
+        return ImageEncoder.tiny()
+    return ImageEncoder.from_pretrained(name)
+
+
+def clip_vector(store: ArtifactStore, node: str, clip: ArtifactRef, encoder: Any) -> Any:
+    """The image-encoder vector of a clip ([head | tail | whole]), computed once and cached as JSON."""
+    import numpy as np
+
+    def make(path: Path) -> dict:
+        from filmcrew.tools.media import read_video
+
+        return ArtifactStore.json_writer({"vector": encoder.clip_vector(read_video(store.path(clip))).tolist()})(path)
+
+    ref = store.get_or_create(node, "lca_clip_vector", FEATURES_VERSION, {"encoder": encoder.name}, ext="json",
+                              media_type="application/json", make=make, inputs=[clip])
+    return np.asarray(store.read_json(ref)["vector"], np.float32)
 
 
 def edit_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
@@ -85,10 +124,22 @@ def edit_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         if not mine:
             raise RuntimeError(f"{shot.id}: no candidate clips were generated")
         per_shot.append(mine)
-    feats = [[clip_features(ctx.store, "shot_editor", c.clip) for c in shot_cands]
-             for shot_cands in per_shot]
-    scorer = make_scorer(opts.scorer, opts.debug_models, opts.seed, ctx.settings)
-    result = beam_search(feats, scorer.score_batch, opts.beam)
+    scorer = make_scorer(opts.scorer, opts.debug_models, opts.seed, ctx.settings,
+                         getattr(opts, "lca_text_weight", None))
+    encoder = getattr(scorer, "encoder", None)
+    if encoder is None:
+        feats = [[clip_features(ctx.store, "shot_editor", c.clip) for c in shot_cands]
+                 for shot_cands in per_shot]
+    else:  # an LCA trained on image-encoder features; SKALD-text compares clips with the shot prompts
+        from filmcrew.tools.edit import ImageEncoder
+
+        feats = [[clip_vector(ctx.store, "shot_editor", c.clip, encoder) for c in shot_cands]
+                 for shot_cands in per_shot]
+        if scorer.text_weight > 0:
+            prompts = encoder.text_vectors([shot.local_prompt for shot in plan.shots])
+            scorer.relevance = lambda i, v: float(prompts[i] @ ImageEncoder.whole(v))
+    result = beam_search(feats, scorer.score_batch, opts.beam,
+                         keep_first=getattr(scorer, "keep_first", False))
     order = []
     for shot_cands, i in zip(per_shot, result.indices, strict=True):
         c = shot_cands[i]

@@ -1,12 +1,16 @@
 """The LCA (Learned Clip Assembly) model of SKALD: a transformer that scores how coherent a clip sequence is.
 
-Each clip enters as one token: its feature vector (standardised with statistics stored in the model)
-next to the size of its jump from the previous clip, so a cut that jumps shows up in the token itself and
-the attention layers need not discover subtraction from a few thousand sequences. A learned [CLS]
-token reads the sequence; two heads read [CLS] (METHODS.md §3.3): a projection for the shot-coherence
-contrastive task and an MLP giving the raw LCA score. The raw score is standardised per sequence
-length with mean/std measured after training (length decorrelation), so partial beams of different
-lengths compare on one scale. Checkpoints are safetensors: weights, buffers and the config as metadata.
+A clip's feature vector is laid out [head | tail | rest]: the first `junction_dim` values describe its
+first moments, the next `junction_dim` its last moments (the same quantities in the same order), the
+rest the whole clip. Each clip enters as one token that carries the cut into it explicitly: the clip's
+own (standardised) features, the previous clip's tail, the signed and absolute difference between that
+tail and this clip's head, and the clip's mean distance to the rest of the sequence. A cut that jumps in
+colour, light, screen position or motion direction therefore shows up in the token of the clip after
+it, and the attention layers need not discover which values face each other across the cut. A learned
+[CLS] token reads the sequence; two heads read [CLS] (METHODS.md §3.3): a projection for the
+shot-coherence contrastive task and an MLP giving the LCA score. The beam search only ever compares
+sequences of one length, so the score is used as it is (no per-length standardisation). Checkpoints are
+safetensors: weights, buffers and the config as metadata, with the token layout's version.
 """
 
 from __future__ import annotations
@@ -31,7 +35,11 @@ class LCAConfig:
     max_len: int = 16  # longest sequence scored (n_max); positions beyond it are refused
     proj_dim: int = 128  # contrastive embedding size
     dropout: float = 0.1  # only active while training
+    junction_dim: int = 37  # values of the head (and of the tail) block; 0 = the whole vector is both
 
+
+#: Version of the clip-token layout; a checkpoint with another one is refused (retrain it).
+TOKENS_VERSION = "junction-2"
 
 #: Tiny configuration for tests and `--debug-models` (METHODS.md §7.2).
 TINY_LCA_CONFIG = LCAConfig(d_model=32, n_layers=2, n_heads=2, proj_dim=16, dropout=0.0)
@@ -46,7 +54,10 @@ class LCAModel(nn.Module):
             raise ValueError(f"d_model {config.d_model} is not divisible by n_heads {config.n_heads}")
         self.config = config
         c = config
-        self.embed = nn.Sequential(nn.Linear(2 * c.feature_dim, c.d_model), nn.GELU(),
+        if not 0 <= 2 * c.junction_dim <= c.feature_dim:
+            raise ValueError(f"junction_dim {c.junction_dim}: head and tail blocks must fit in "
+                             f"feature_dim {c.feature_dim}")
+        self.embed = nn.Sequential(nn.Linear(self.token_dim, c.d_model), nn.GELU(),
                                    nn.Linear(c.d_model, c.d_model))
         self.cls = nn.Parameter(torch.zeros(1, 1, c.d_model))
         self.pos = nn.Parameter(torch.randn(1, c.max_len, c.d_model) * 0.02)
@@ -56,26 +67,38 @@ class LCAModel(nn.Module):
         self.norm = nn.LayerNorm(c.d_model)
         self.proj = nn.Linear(c.d_model, c.proj_dim)
         self.head = nn.Sequential(nn.Linear(c.d_model, c.d_model), nn.GELU(), nn.Linear(c.d_model, 1))
-        # Feature standardisation (from the training set) and the per-length score statistics.
+        # Feature standardisation (from the training set).
         self.register_buffer("feat_mean", torch.zeros(c.feature_dim))
         self.register_buffer("feat_std", torch.ones(c.feature_dim))
-        self.register_buffer("length_mean", torch.zeros(c.max_len + 1))
-        self.register_buffer("length_std", torch.ones(c.max_len + 1))
+
+    @property
+    def token_dim(self) -> int:
+        """Width of a clip token: own features, previous tail, signed and absolute cut, spread, a flag."""
+        f, j = self.config.feature_dim, self.config.junction_dim or self.config.feature_dim
+        return 2 * f + 3 * j + 1
+
+    def head_tail(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head and tail blocks of (standardised) clip vectors."""
+        j = self.config.junction_dim
+        return (x, x) if j == 0 else (x[..., :j], x[..., j : 2 * j])
 
     def tokens(self, feats: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Clip tokens [|x_i − x_{i−1}|, mean_j |x_i − x_j|]: the jump at the cut and the distance to the rest.
+        """Clip tokens [x_i, tail_{i−1}, tail_{i−1} − head_i, |tail_{i−1} − head_i|, mean_j |x_i − x_j|, cut_i].
 
-        Relative features only: the model judges how clips fit together, never which clips they are, so
-        what it learns on a few dozen films carries to films it has not seen.
+        The junction into clip i is the previous clip's tail against this clip's head (the frames
+        that meet at the cut); the first clip has no cut (zeros, flag cut_i = 0).
         """
         x = (feats - self.feat_mean) / self.feat_std
         m = mask[..., None]
         x = x * m
-        prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
-        jump = (x - prev).abs() * m
+        head, tail = self.head_tail(x)
+        cut = torch.zeros_like(m)
+        cut[:, 1:] = m[:, 1:] * m[:, :-1]
+        prev_tail = torch.cat([torch.zeros_like(tail[:, :1]), tail[:, :-1]], dim=1) * cut
+        diff = (prev_tail - head) * cut
         pair = (x[:, :, None] - x[:, None]).abs() * mask[:, None, :, None]  # (B, m, m, F)
         spread = pair.sum(2) / (mask.sum(1)[:, None, None] - 1).clamp_min(1) * m
-        return torch.cat([jump, spread], dim=-1)
+        return torch.cat([x, prev_tail, diff, diff.abs(), spread, cut], dim=-1)
 
     def encode(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """[CLS] representation of (B, m, feature_dim) sequences; mask (B, m) is True on real clips."""
@@ -94,21 +117,13 @@ class LCAModel(nn.Module):
     def forward(
         self, feats: torch.Tensor, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z, s): unit contrastive embeddings (B, proj_dim) and raw coherence scores (B,)."""
+        """(z, s): unit contrastive embeddings (B, proj_dim) and coherence scores (B,)."""
         h = self.encode(feats, mask)
         return F.normalize(self.proj(h), dim=-1), self.head(h).squeeze(-1)
 
-    def standardise(self, raw: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Raw scores as z-scores of their sequence length (length decorrelation)."""
-        idx = lengths.clamp(1, self.config.max_len)
-        return (raw - self.length_mean[idx]) / self.length_std[idx]
-
     def score(self, feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Length-standardised LCA scores (B,) of a batch of sequences."""
-        _, raw = self(feats, mask)
-        lengths = (mask.sum(1) if mask is not None
-                   else torch.full_like(raw, feats.shape[1], dtype=torch.long))
-        return self.standardise(raw, lengths.long())
+        """LCA scores (B,) of a batch of sequences (higher = more coherent)."""
+        return self(feats, mask)[1]
 
 
 def save_lca(model: LCAModel, path: str | Path, meta: dict[str, str] | None = None) -> Path:
@@ -118,7 +133,8 @@ def save_lca(model: LCAModel, path: str | Path, meta: dict[str, str] | None = No
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    header = {"format": "filmcrew-lca", "config": json.dumps(asdict(model.config)), **(meta or {})}
+    header = {"format": "filmcrew-lca", "tokens": TOKENS_VERSION, "config": json.dumps(asdict(model.config)),
+              **(meta or {})}
     save_file(tensors, str(path), metadata=header)
     return path
 
@@ -135,6 +151,9 @@ def load_lca(path: str | Path, device: str = "cpu") -> tuple[LCAModel, dict[str,
         meta = dict(f.metadata() or {})
     if meta.get("format") != "filmcrew-lca":
         raise ValueError(f"{path} is not an LCA checkpoint (metadata format={meta.get('format')!r})")
+    if meta.get("tokens") != TOKENS_VERSION:
+        raise ValueError(f"{path} was trained by an older filmcrew (clip tokens {meta.get('tokens')!r}, "
+                         f"not {TOKENS_VERSION!r}); retrain it with `filmcrew train-lca`")
     model = LCAModel(LCAConfig(**json.loads(meta["config"])))
     model.load_state_dict(load_file(str(path)), strict=True)
     return model.to(device).eval(), meta

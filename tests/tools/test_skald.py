@@ -183,6 +183,22 @@ def test_uneven_candidate_counts():
     assert beam_search(cands, score, beam=2).indices == [int(np.argmax(v)) for v in values]
 
 
+def test_keep_first_reaches_a_first_take_beyond_the_beam():
+    # A scorer that cannot judge one clip (every single clip ties, as the LCA's do) and rewards one
+    # pair: without keep_first the first step keeps indices 0..B-1 and never sees take 4 of shot 1.
+    k, beam = 5, 3
+    cands = [list(range(k)), list(range(k)), list(range(k))]
+
+    def score(seqs):
+        return [0.0 if len(s) == 1 else float(s[0] == 4 and s[1] == 1) + 0.1 * (s[-1] == 2) for s in seqs]
+
+    assert beam_search(cands, score, beam).indices[0] < beam  # today's tie-break: take 4 unreachable
+    res = beam_search(cands, score, beam, keep_first=True)
+    assert res.indices == brute_force(cands, score).indices == [4, 1, 2]
+    assert res.calls == k * k + beam * k <= len(cands) * beam * k  # k <= 2B keeps the n·B·k budget
+    assert beam_search([list(range(k))], score, beam, keep_first=True).calls == k  # one shot: scored
+
+
 def test_bad_input_raises():
     with pytest.raises(ValueError, match="empty"):
         beam_search([], lambda s: [0.0] * len(s), beam=2)

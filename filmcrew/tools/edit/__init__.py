@@ -15,6 +15,7 @@ _FACE = {
     "ContinuityScorer": "filmcrew.tools.edit.skald",
     "beam_search": "filmcrew.tools.edit.skald",
     "LCAScorer": "filmcrew.tools.edit.lca.scorer",
+    "ImageEncoder": "filmcrew.tools.edit.lca.scorer",
     "assemble_frames": "filmcrew.tools.edit.assembly",
     "expected_frame_count": "filmcrew.tools.edit.assembly",
     "write_otio": "filmcrew.tools.edit.assembly",

@@ -58,12 +58,18 @@ def beam_search(
     candidates: Sequence[Sequence[T]],
     score_batch: Callable[[list[list[T]]], list[float]],
     beam: int,
+    *,
+    keep_first: bool = False,
 ) -> BeamResult:
     """Pick one candidate per position maximising score_batch, keeping the best `beam` prefixes.
 
     Step i extends each kept prefix with every candidate of position i and scores all of them in one
     score_batch call. Equal scores rank by candidate indices, lexicographically smallest first, so
     the result never depends on set or dict order.
+
+    keep_first: for scorers that cannot judge a single clip (the LCA: no cut yet), every candidate
+    of the first position is kept unscored and the first ranking happens at the first junction
+    (k_1·k_2 pairs). Calls stay <= n·B·k whenever k <= 2B.
     """
     _check_candidates(candidates)
     if beam < 1:
@@ -71,7 +77,11 @@ def beam_search(
     beams: list[tuple[int, ...]] = [()]
     best_scores: list[float] = [0.0]
     calls = batches = 0
-    for options in candidates:
+    steps = list(candidates)
+    if keep_first and len(candidates) > 1:
+        beams = [(j,) for j in range(len(candidates[0]))]
+        steps = steps[1:]
+    for options in steps:
         extended = [(*prefix, j) for prefix in beams for j in range(len(options))]
         seqs = [[candidates[p][j] for p, j in enumerate(idx)] for idx in extended]
         scores = _scored(score_batch, seqs)

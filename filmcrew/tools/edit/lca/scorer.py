@@ -11,8 +11,7 @@ picture jumps between two frames.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +22,14 @@ from filmcrew.tools.edit.skald import ClipFeatures
 if TYPE_CHECKING:
     from filmcrew.models.lca import LCAModel
 
+#: The continuity features in a clip vector: the head block, the tail block (same quantities), the rest.
+_HEAD = (("head_color", 3), ("head_luma", 16), ("head_motion", 2), ("head_layout", 16))
+_TAIL = tuple((name.replace("head_", "tail_"), n) for name, n in _HEAD)
+_REST = (("color_hist", 64),)
+#: Values of the head block (= of the tail block): the model's junction_dim for continuity features.
+CONTINUITY_JUNCTION = sum(n for _, n in _HEAD)
 #: Length of `feature_vector` (the model's feature_dim for continuity features).
-CONTINUITY_DIM = 3 + 3 + 16 + 16 + 2 + 2 + 16 + 16 + 64
+CONTINUITY_DIM = 2 * CONTINUITY_JUNCTION + sum(n for _, n in _REST)
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 
 # --------------------------------------------------------------------------------------------------
@@ -32,21 +37,31 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 
 
 def feature_vector(features: ClipFeatures) -> np.ndarray:
-    """The continuity features of a clip as one float32 vector of CONTINUITY_DIM values."""
-    f = features
-    parts = (f.head_color, f.tail_color, f.head_luma, f.tail_luma, f.head_motion, f.tail_motion,
-             f.head_layout, f.tail_layout, f.color_hist)
+    """The continuity features of a clip as one float32 vector [head | tail | colour histogram]."""
+    parts = [getattr(features, name) for name, _ in (*_HEAD, *_TAIL, *_REST)]
     v = np.concatenate([np.asarray(p, np.float32) for p in parts])
     if v.shape != (CONTINUITY_DIM,):
         raise ValueError(f"continuity features flatten to {v.shape}, expected ({CONTINUITY_DIM},)")
     return v
 
 
+def features_from_vector(v: np.ndarray, fps: float = 8.0, n_frames: int = 10) -> ClipFeatures:
+    """The ClipFeatures a feature_vector was flattened from (the continuity scorer's input)."""
+    v = np.asarray(v, np.float64)
+    if v.shape != (CONTINUITY_DIM,):
+        raise ValueError(f"vector of shape {v.shape}; continuity vectors have ({CONTINUITY_DIM},)")
+    parts, i = {}, 0
+    for name, n in (*_HEAD, *_TAIL, *_REST):
+        parts[name] = v[i : i + n].tolist()
+        i += n
+    return ClipFeatures(n_frames=n_frames, fps=fps, **parts)
+
+
 class ImageEncoder:
     """A frozen CLIP/SigLIP model (transformers) turning clips and prompts into unit vectors.
 
-    A clip's vector is the mean of its sampled frames' image embeddings, each L2-normalised, then
-    normalised again: the look of the clip with frame-to-frame noise averaged out.
+    A clip's vector is [head | tail | whole]: means of its first, last and all sampled frames' image
+    embeddings, each L2-normalised: the look at each cut and of the whole clip.
     """
 
     def __init__(self, model: Any, tokenizer: Any = None, *, image_size: int = 224,
@@ -96,7 +111,12 @@ class ImageEncoder:
         return cls(CLIPModel(cfg), None, image_size=32, name="tiny-clip")
 
     def clip_vector(self, frames: np.ndarray, n_frames: int = 8) -> np.ndarray:
-        """Pooled unit embedding of a (T, H, W, 3) uint8 clip from n_frames uniformly sampled frames."""
+        """[head | tail | whole] unit embeddings (3·D values) of a (T, H, W, 3) uint8 clip.
+
+        n_frames are sampled uniformly; head is the mean of the first quarter of them, tail of the
+        last quarter, whole of all (each frame L2-normalised, each mean normalised again): the LCA's
+        junction blocks (junction_dim = D) and the look of the whole clip.
+        """
         import cv2
         import torch
 
@@ -110,8 +130,16 @@ class ImageEncoder:
         with torch.no_grad():
             emb = self.model.get_image_features(pixel_values=pixels)
         emb = getattr(emb, "pooler_output", emb)
-        emb = torch.nn.functional.normalize(emb.float(), dim=-1).mean(0)
-        return torch.nn.functional.normalize(emb, dim=0).cpu().numpy()
+        emb = torch.nn.functional.normalize(emb.float(), dim=-1)
+        q = max(1, len(idx) // 4)
+        parts = [emb[:q].mean(0), emb[-q:].mean(0), emb.mean(0)]
+        return torch.cat([torch.nn.functional.normalize(p, dim=0) for p in parts]).cpu().numpy()
+
+    @staticmethod
+    def whole(vector: np.ndarray) -> np.ndarray:
+        """The whole-clip block of a clip_vector (what SKALD-text compares with the prompt)."""
+        d = len(vector) // 3
+        return np.asarray(vector)[2 * d :]
 
     def text_vectors(self, prompts: Sequence[str]) -> np.ndarray:
         """Unit text embeddings (len(prompts), D) for SKALD-text."""
@@ -135,13 +163,17 @@ class ImageEncoder:
 
 
 class LCAScorer:
-    """Length-standardised LCA score of clip sequences (the ClipScorer protocol), batched.
+    """LCA score of clip sequences (the ClipScorer protocol), batched.
 
     Items are ClipFeatures or ready feature vectors. With `relevance(position, item) -> cos` and
     text_weight λ > 0 this is SKALD-text: score + λ · mean_i relevance(i, item_i).
+
+    keep_first: a single clip has no cut for the LCA to judge, so the beam search keeps every
+    candidate of the first shot and ranks them at the first junction (no candidate is unreachable).
     """
 
     name = "lca"
+    keep_first = True
 
     def __init__(self, model: LCAModel, *, device: str = "cpu", features: str = "continuity",
                  relevance: Callable[[int, Any], float] | None = None, text_weight: float = 0.0) -> None:
@@ -159,17 +191,32 @@ class LCAScorer:
         from filmcrew.models.lca import load_lca
 
         model, meta = load_lca(path, device)
-        return cls(model, device=device, features=meta.get("features", "continuity"))
+        scorer = cls(model, device=device, features=meta.get("features", "continuity"))
+        scorer.default_text_weight = float(meta.get("text_weight", "0.0"))
+        return scorer
+
+    #: SKALD-text weight the checkpoint was trained for (its metadata); used when the run sets none.
+    default_text_weight: float = 0.0
+    #: The ImageEncoder that makes this scorer's clip vectors (None: continuity features); set by the editor.
+    encoder: Any = None
+
+    def with_text(self, relevance: Callable[[int, Any], float] | None, text_weight: float) -> LCAScorer:
+        """A scorer on the same model with SKALD-text set (the loaded scorer itself stays plain)."""
+        return LCAScorer(self.model, device=self.device, features=self.features, relevance=relevance,
+                         text_weight=text_weight)
 
     @classmethod
-    def debug(cls, seed: int = 0, feature_dim: int = CONTINUITY_DIM) -> LCAScorer:
+    def debug(cls, seed: int = 0, feature_dim: int = CONTINUITY_DIM, junction_dim: int | None = None,
+              ) -> LCAScorer:
         """A tiny random LCA (`--debug-models`): runs the whole learned path, scores are arbitrary."""
         import torch
 
         from filmcrew.models.lca import TINY_LCA_CONFIG, LCAConfig, LCAModel
 
         torch.manual_seed(seed)
-        cfg = LCAConfig(**{**TINY_LCA_CONFIG.__dict__, "feature_dim": feature_dim})
+        junction = junction_dim if junction_dim is not None else \
+            (CONTINUITY_JUNCTION if feature_dim == CONTINUITY_DIM else 0)
+        cfg = LCAConfig(**{**TINY_LCA_CONFIG.__dict__, "feature_dim": feature_dim, "junction_dim": junction})
         return cls(LCAModel(cfg))
 
     def vector(self, item: Any) -> np.ndarray:
@@ -240,20 +287,44 @@ def detect_cuts(frames: np.ndarray, *, threshold: float = 0.35, min_shot_frames:
     return cuts
 
 
-def split_shots(path: str | Path, *, width: int = 160, threshold: float = 0.35,
-                min_shot_s: float = 0.3) -> tuple[list[np.ndarray], float]:
-    """Decode a video at a small width and cut it into shots: (list of (T, H, W, 3) frames, fps)."""
-    from filmcrew.tools.media import probe, read_video
+def _histogram(frame: np.ndarray) -> np.ndarray:
+    """frame_histograms' 4³-bin joint RGB histogram of one (H, W, 3) uint8 frame, summing to 1."""
+    q = (frame >> 6).astype(np.int16)  # 256 / 4 = 2^6
+    h = np.bincount(((q[..., 0] * 4 + q[..., 1]) * 4 + q[..., 2]).ravel(), minlength=64).astype(np.float64)
+    return h / h.sum()
 
+
+def iter_shots(path: str | Path, *, width: int = 160, threshold: float = 0.35,
+               min_shot_s: float = 0.3) -> Iterator[tuple[np.ndarray, float]]:
+    """Stream a video's shots as ((T, H, W, 3) frames, fps): decoded at a small width, cut where
+    detect_cuts would cut; only the current shot's frames are held, never the whole film."""
+    from filmcrew.tools.media import iter_frames, probe
+
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold {threshold}; must be in (0, 1)")
     info = probe(path)
     if info.video_frames == 0 or not info.width:
         raise ValueError(f"{path}: no video frames")
     height = max(2, round(info.height * width / info.width / 2) * 2)
-    frames = read_video(path, size=(width, height))
     min_frames = max(2, round(min_shot_s * info.fps))
-    bounds = [0, *detect_cuts(frames, threshold=threshold, min_shot_frames=min_frames), len(frames)]
-    shots = [frames[a:b] for a, b in itertools.pairwise(bounds)]
-    return [s for s in shots if len(s) >= min_frames], float(info.fps)
+    shot: list[np.ndarray] = []
+    prev = None
+    for frame in iter_frames(path, size=(width, height)):
+        hist = _histogram(frame)
+        if prev is not None and 0.5 * np.abs(hist - prev).sum() > threshold and len(shot) >= min_frames:
+            yield np.stack(shot), float(info.fps)
+            shot = []
+        shot.append(frame)
+        prev = hist
+    if len(shot) >= min_frames:
+        yield np.stack(shot), float(info.fps)
+
+
+def split_shots(path: str | Path, *, width: int = 160, threshold: float = 0.35,
+                min_shot_s: float = 0.3) -> tuple[list[np.ndarray], float]:
+    """Decode a video at a small width and cut it into shots: (list of (T, H, W, 3) frames, fps)."""
+    shots = list(iter_shots(path, width=width, threshold=threshold, min_shot_s=min_shot_s))
+    return [f for f, _ in shots], (shots[0][1] if shots else 0.0)
 
 
 def list_videos(folder: str | Path) -> list[Path]:

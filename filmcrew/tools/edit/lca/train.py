@@ -1,14 +1,20 @@
-"""Training the LCA model: sequences from edited scenes, the two SKALD tasks, length statistics.
+"""Training the LCA model: sequences from edited scenes, the two SKALD tasks, graded junctions.
 
-A scene is an edited run of clips (consecutive shots of one film); each clip has one or more
-variants, vectors of near-duplicate takes (another seed, a slightly shifted trim) of the same shot.
-Coherent sequences are consecutive runs of a scene; slightly perturbed runs (variants swapped in,
-small feature noise) are extra positives. Negatives are the incoherent sequences an editor must not
-pick: order shuffles, one clip replaced from another scene, and mixtures of two scenes (METHODS.md
-§3.3). Task 1 is InfoNCE over sequence embeddings (anchor ↔ its perturbed positive, against all
-negatives of the batch); task 2 regresses the score head onto a coherence label (the fraction of
-junctions that are true consecutive cuts) with the encoder at a lower learning rate. Afterwards
-the raw score's mean and std per sequence length are measured and stored in the model.
+A scene is an edited run of clips (consecutive shots of one film). Each clip has one or more good
+takes (near-duplicates that continue the edit: another seed, a slightly shifted trim) and may have bad
+takes: the same shot made so that its cuts are wrong by construction (`bad_takes`: mirrored, so
+screen position and motion direction flip at the cut; played backwards, so motion reverses; graded,
+so colour and light jump). The editor's decision is which take of each shot to use, so training
+teaches junction quality between takes, not only scene membership.
+
+Coherent sequences are consecutive runs of a scene in good takes; other good takes with small feature
+noise are the perturbed positives. Negatives are what an editor must not pick: the run with one or
+more shots replaced by a bad take of the same shot, order shuffles and reversals, one clip replaced
+from another scene, and mixtures of two scenes (METHODS.md §3.3). Task 1 is InfoNCE over sequence
+embeddings (anchor ↔ its perturbed positive, against all negatives of the batch); task 2 fits the
+score head to a graded label (per junction: 1 for the true next shot in good takes, 0.25 for the true
+next shot through a bad take, 0 otherwise) and ranks each anchor above its own negatives, with the
+encoder at a lower learning rate.
 """
 
 from __future__ import annotations
@@ -25,10 +31,16 @@ import torch.nn.functional as F
 
 from filmcrew.models.lca import LCAConfig, LCAModel
 
-#: A clip of a scene as (scene index, clip index, variant index).
+#: A clip of a scene as (scene index, clip index, take): take >= 0 is good take v, take < 0 is
+#: bad take -1 - take.
 Ref = tuple[int, int, int]
-#: scenes[s][c][v]: feature vector of variant v of clip c of scene s.
+#: scenes[s][c][v]: feature vector of take v of clip c of scene s (good takes; bad ones alike).
 Scenes = Sequence[Sequence[Sequence[np.ndarray]]]
+
+#: The ways `bad_takes` spoils a shot, in the order it returns them.
+BAD_KINDS = ("mirror", "reverse", "grade")
+#: Junction label of the right next shot reached through a bad take (a good junction is 1, a wrong shot 0).
+BAD_TAKE_JUNCTION = 0.25
 
 
 @dataclass
@@ -37,20 +49,39 @@ class TrainConfig:
 
     steps: int = 2000  # optimiser steps over both tasks
     max_seconds: float | None = None  # stop early when this much wall time has passed
-    batch: int = 32  # anchors per step (each brings a positive and three negatives)
-    contrastive_frac: float = 0.5  # share of the steps spent on task 1 before task 2
+    batch: int = 32  # anchors per step (each brings a positive and up to six negatives)
+    contrastive_frac: float = 0.3  # share of the steps spent on task 1 before task 2
     lr: float = 1e-3
-    encoder_lr_scale: float = 0.1  # task 2 fine-tunes the encoder this much slower than the head
+    encoder_lr_scale: float = 0.3  # task 2 fine-tunes the encoder this much slower than the head
     temperature: float = 0.1  # InfoNCE temperature
     noise: float = 0.02  # std of the feature noise of perturbed positives, in feature units
     seed: int = 0
 
 
 # --------------------------------------------------------------------------------------------------
+# Bad takes
+
+
+def bad_takes(frames: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """Takes of one shot whose cuts are wrong by construction, one per BAD_KINDS entry.
+
+    mirror: flipped left-right (the subject jumps sides, motion runs the other way); reverse: played
+    backwards (motion reverses at both cuts); grade: a colour and exposure jump (gain 0.5-0.7 or
+    1.4-1.8, each channel tinted ±20 %). (T, H, W, 3) uint8 in, new arrays out.
+    """
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (T, H, W, 3), got {frames.shape}")
+    gain = rng.uniform(0.5, 0.7) if rng.random() < 0.5 else rng.uniform(1.4, 1.8)
+    tint = rng.uniform(0.8, 1.2, 3)
+    graded = np.clip(frames.astype(np.float32) * (gain * tint), 0, 255).astype(np.uint8)
+    return [np.ascontiguousarray(frames[:, :, ::-1]), np.ascontiguousarray(frames[::-1]), graded]
+
+
+# --------------------------------------------------------------------------------------------------
 # Sequences
 
 
-def _check_scenes(scenes: Scenes) -> None:
+def _check_scenes(scenes: Scenes, bad: Scenes | None) -> None:
     if len(scenes) < 2:
         raise ValueError(f"{len(scenes)} scene(s); training needs at least 2 (negatives mix scenes)")
     for s, scene in enumerate(scenes):
@@ -58,6 +89,8 @@ def _check_scenes(scenes: Scenes) -> None:
             raise ValueError(f"scene {s} has {len(scene)} clip(s); a scene needs at least 2")
         if any(len(variants) == 0 for variants in scene):
             raise ValueError(f"scene {s} has a clip without any feature vector")
+    if bad is not None and [len(sc) for sc in bad] != [len(sc) for sc in scenes]:
+        raise ValueError("bad takes must have the shape of the scenes: bad[s][c] = takes of clip c")
 
 
 def anchor(rng: np.random.Generator, scenes: Scenes, max_len: int, length: int | None = None) -> list[Ref]:
@@ -72,8 +105,30 @@ def anchor(rng: np.random.Generator, scenes: Scenes, max_len: int, length: int |
 
 
 def perturbed(rng: np.random.Generator, seq: list[Ref], scenes: Scenes) -> list[Ref]:
-    """The same shots with other takes swapped in where a clip has any (a slightly perturbed edit)."""
+    """The same shots with other good takes swapped in where a clip has any (a slightly perturbed edit)."""
     return [(s, c, int(rng.integers(0, len(scenes[s][c])))) for s, c, _ in seq]
+
+
+def retaken(rng: np.random.Generator, seq: list[Ref], bad: Scenes) -> list[Ref] | None:
+    """The same shots with one or more (never two adjacent) replaced by a bad take of that shot.
+
+    None when no clip of the sequence has a bad take. Adjacent bad takes are avoided because two
+    mirrored neighbours cut together well: every bad take here sits between good ones.
+    """
+    spots = [i for i, (s, c, _) in enumerate(seq) if len(bad[s][c])]
+    if not spots:
+        return None
+    out, taken = list(seq), set()
+    want = int(rng.integers(1, max(1, len(seq) // 2) + 1))
+    for i in rng.permutation(spots):
+        if len(taken) >= want:
+            break
+        if i - 1 in taken or i + 1 in taken:
+            continue
+        s, c, _ = seq[i]
+        out[i] = (s, c, -1 - int(rng.integers(0, len(bad[s][c]))))
+        taken.add(int(i))
+    return out
 
 
 def shuffled(rng: np.random.Generator, seq: list[Ref]) -> list[Ref]:
@@ -109,16 +164,22 @@ def mixed(rng: np.random.Generator, seq: list[Ref], scenes: Scenes) -> list[Ref]
     return seq[:cut] + rest
 
 
+def junction_label(a: Ref, b: Ref) -> float:
+    """How right the cut a → b is: 1 the true next shot in good takes, 0.25 through a bad take, else 0."""
+    if a[0] != b[0] or b[1] != a[1] + 1:
+        return 0.0
+    return 1.0 if a[2] >= 0 and b[2] >= 0 else BAD_TAKE_JUNCTION
+
+
 def coherence_label(seq: Sequence[Ref]) -> float:
-    """Coherence label in [0, 1]: the squared fraction of junctions that cut to the next clip of the scene."""
+    """Coherence label in [0, 1]: the squared mean junction label (one bad cut already costs most)."""
     if len(seq) < 2:
-        return 1.0
-    good = sum(a[0] == b[0] and b[1] == a[1] + 1 for a, b in itertools.pairwise(seq))
-    # squared: one bad cut already costs most of the score (an editor notices a single jump)
-    return (good / (len(seq) - 1)) ** 2
+        return 1.0 if seq[0][2] >= 0 else BAD_TAKE_JUNCTION
+    return float(np.mean([junction_label(a, b) for a, b in itertools.pairwise(seq)])) ** 2
 
 
-def batch_tensors(seqs: Sequence[Sequence[Ref]], scenes: Scenes) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_tensors(seqs: Sequence[Sequence[Ref]], scenes: Scenes,
+                  bad: Scenes | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Padded (B, m, F) features and (B, m) mask for sequences of refs."""
     m = max(len(s) for s in seqs)
     dim = len(scenes[0][0][0])
@@ -126,7 +187,7 @@ def batch_tensors(seqs: Sequence[Sequence[Ref]], scenes: Scenes) -> tuple[torch.
     mask = np.zeros((len(seqs), m), bool)
     for i, seq in enumerate(seqs):
         for j, (s, c, v) in enumerate(seq):
-            x[i, j] = scenes[s][c][v]
+            x[i, j] = scenes[s][c][v] if v >= 0 else bad[s][c][-1 - v]  # type: ignore[index]
         mask[i, : len(seq)] = True
     return torch.from_numpy(x), torch.from_numpy(mask)
 
@@ -141,15 +202,19 @@ def _feature_stats(scenes: Scenes) -> tuple[torch.Tensor, torch.Tensor]:
             torch.tensor(np.maximum(allv.std(0), 0.02), dtype=torch.float32))
 
 
-def _step_batch(rng: np.random.Generator, scenes: Scenes, n: int, max_len: int):
-    # Any take of a shot belongs to the edit: anchors draw takes at random, so the model learns shots,
-    # not the exact vectors of one render.
+def _step_batch(rng: np.random.Generator, scenes: Scenes, bad: Scenes | None, n: int, max_len: int):
+    """Anchors (good takes), their perturbed positives, and negatives with the index of their anchor."""
     anchors = [perturbed(rng, anchor(rng, scenes, max_len), scenes) for _ in range(n)]
     positives = [perturbed(rng, a, scenes) for a in anchors]
-    negatives = [f(a) for a in anchors
-                 for f in (lambda a: shuffled(rng, a), lambda a: replaced(rng, a, scenes),
-                           lambda a: mixed(rng, a, scenes))]
-    return anchors, positives, negatives
+    negatives: list[list[Ref]] = []
+    owner: list[int] = []
+    for i, a in enumerate(anchors):
+        negs = [shuffled(rng, a), a[::-1], replaced(rng, a, scenes), mixed(rng, a, scenes)]
+        if bad is not None:
+            negs += [r for r in (retaken(rng, a, bad), retaken(rng, a, bad)) if r is not None]
+        negatives += negs
+        owner += [i] * len(negs)
+    return anchors, positives, negatives, owner
 
 
 def train_lca(
@@ -157,22 +222,25 @@ def train_lca(
     config: LCAConfig,
     train: TrainConfig | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    *,
+    bad: Scenes | None = None,
 ) -> tuple[LCAModel, dict[str, list[float]]]:
-    """Train an LCA model on edited scenes with both tasks, then calibrate its per-length statistics.
+    """Train an LCA model on edited scenes (and bad takes of their shots) with both tasks.
 
     Returns the model (eval mode) and the loss history {"contrastive": [...], "regression": [...]}.
     progress(step, steps, loss) is called after every step.
     """
     train = train or TrainConfig()
-    _check_scenes(scenes)
+    _check_scenes(scenes, bad)
     dim = len(scenes[0][0][0])
     if dim != config.feature_dim:
         raise ValueError(f"feature vectors have {dim} values; config.feature_dim is {config.feature_dim}")
     torch.manual_seed(train.seed)
     rng = np.random.default_rng(train.seed)
     model = LCAModel(config)
-    model.feat_mean.copy_(_feature_stats(scenes)[0])
-    model.feat_std.copy_(_feature_stats(scenes)[1])
+    mean, std = _feature_stats(scenes)
+    model.feat_mean.copy_(mean)
+    model.feat_std.copy_(std)
     noise = train.noise * model.feat_std
     head = [p for p in model.head.parameters()]
     encoder = [p for n, p in model.named_parameters() if not n.startswith("head.")]
@@ -191,12 +259,11 @@ def train_lca(
         if train.max_seconds is not None:
             # under a time budget task 1 also ends once it has had its share of the seconds
             contrastive &= time.monotonic() - t0 < train.max_seconds * train.contrastive_frac
-        anchors, positives, negatives = _step_batch(rng, scenes, train.batch, config.max_len)
+        anchors, positives, negatives, owner = _step_batch(rng, scenes, bad, train.batch, config.max_len)
         seqs = anchors + positives + negatives
-        x, mask = batch_tensors(seqs, scenes)
+        x, mask = batch_tensors(seqs, scenes, bad)
         b = len(anchors)
-        x[b : 2 * b] += torch.randn_like(x[b : 2 * b]) * noise  # perturbed positives
-        x[2 * b :] += torch.randn_like(x[2 * b :]) * noise  # negatives as noisy: noise is no cue
+        x[b:] += torch.randn_like(x[b:]) * noise  # positives and negatives alike: noise is no cue
         z, s = model(x, mask)
         if contrastive:
             za, zp, zn = z[:b], z[b : 2 * b], z[2 * b :]
@@ -205,7 +272,9 @@ def train_lca(
             opt = opt1
         else:
             target = torch.tensor([coherence_label(q) for q in seqs], dtype=torch.float32)
-            loss = F.mse_loss(s, target)
+            # each anchor above its own negatives: the comparison the beam search makes
+            margin = s[:b][torch.tensor(owner)] - s[2 * b :]
+            loss = F.mse_loss(s, target) + F.softplus(-4.0 * margin).mean()
             opt = opt2
         opt.zero_grad()
         loss.backward()
@@ -214,59 +283,88 @@ def train_lca(
         if progress is not None:
             progress(step + 1, train.steps, float(loss))
     model.eval()
-    calibrate_lengths(model, scenes, seed=train.seed)
     return model, history
-
-
-def calibrate_lengths(model: LCAModel, scenes: Scenes, *, per_length: int = 128, seed: int = 0) -> None:
-    """Measure the raw score's mean and std per length (1..max_len) and store them in the model.
-
-    At each length, half the sample is coherent runs (where a scene is long enough) and half is
-    sequences of random clips, the mixture a beam meets: partial beams of any length then sit on
-    one scale.
-    """
-    rng = np.random.default_rng(seed + 1)
-    clips = [(s, c, 0) for s in range(len(scenes)) for c in range(len(scenes[s]))]
-    longest = max(len(sc) for sc in scenes)
-    for m in range(1, model.config.max_len + 1):
-        seqs = []
-        for i in range(per_length):
-            if i % 2 == 0 and 2 <= m <= longest:
-                seqs.append(anchor(rng, scenes, model.config.max_len, length=m))
-            else:
-                seqs.append([clips[int(j)] for j in rng.integers(0, len(clips), m)])
-        x, mask = batch_tensors(seqs, scenes)
-        with torch.no_grad():
-            _, raw = model(x, mask)
-        model.length_mean[m] = raw.mean()
-        model.length_std[m] = raw.std().clamp_min(1e-6)
-    model.length_mean[0], model.length_std[0] = model.length_mean[1], model.length_std[1]
 
 
 # --------------------------------------------------------------------------------------------------
 # Edited scenes from a folder of videos (previz scenes: filmcrew/trainsets.py)
 
-def video_scenes(folder: str | Path, *, width: int = 160, threshold: float = 0.35,
-                 trim_frames: int = 2) -> list[list[list[np.ndarray]]]:
-    """Scenes from a folder of edited videos: each video cut into shots, each shot two takes.
-
-    The second take of a shot is its features with trim_frames cut off each end, the "±small
-    temporal shift" near-duplicate of METHODS.md §3.3. Videos with fewer than two shots are skipped.
-    """
-    from filmcrew.tools.edit.lca.scorer import feature_vector, list_videos, split_shots
+def continuity_vector(frames: np.ndarray, fps: float) -> np.ndarray:
+    """The default featuriser: a clip's continuity features as one vector."""
+    from filmcrew.tools.edit.lca.scorer import feature_vector
     from filmcrew.tools.edit.skald import clip_features
 
-    scenes = []
-    for path in list_videos(folder):
-        shots, fps = split_shots(path, width=width, threshold=threshold)
-        scene = []
-        for frames in shots:
-            takes = [feature_vector(clip_features(frames, fps))]
-            if len(frames) > 2 * trim_frames + 1:
-                takes.append(feature_vector(clip_features(frames[trim_frames:-trim_frames], fps)))
-            scene.append(takes)
+    return feature_vector(clip_features(frames, fps))
+
+
+def video_scenes(
+    folder: str | Path,
+    *,
+    width: int = 160,
+    threshold: float = 0.35,
+    trim_frames: int = 2,
+    featurise: Callable[[np.ndarray, float], np.ndarray] = continuity_vector,
+    features: str = "continuity",
+    cache_dir: str | Path | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    seed: int = 0,
+) -> tuple[list[list[list[np.ndarray]]], list[list[list[np.ndarray]]]]:
+    """(good, bad) take vectors from a folder of edited videos: each video one scene, cut into shots.
+
+    Frames stream: a shot is decoded, featurised with its takes and dropped before the next one, so
+    memory is bounded by the longest shot, not the film. Good takes of a shot are the shot and the
+    shot with trim_frames cut off each end (the "±small temporal shift" near-duplicate of METHODS.md
+    §3.3); bad takes are bad_takes of the shot. With cache_dir, each video's vectors are stored there
+    (keyed by path, size, modification time and `features`) and reused: an interrupted run resumes
+    where it stopped. progress(done, total, name) after each video. Videos with fewer than two shots
+    are skipped.
+    """
+    import hashlib
+
+    from filmcrew.tools.edit.lca.scorer import iter_shots, list_videos
+
+    videos = list_videos(folder)
+    cache = Path(cache_dir) if cache_dir is not None else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    scenes, bad = [], []
+    for n, path in enumerate(videos):
+        stat = path.stat()
+        key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{features}|{width}|"
+                             f"{threshold}|{trim_frames}|{seed}".encode()).hexdigest()[:20]
+        cached = cache / f"{path.stem}-{key}.npz" if cache is not None else None
+        if cached is not None and cached.is_file():
+            with np.load(cached) as z:
+                good_v, bad_v, counts = z["good"], z["bad"], z["counts"]
+        else:
+            rng = np.random.default_rng([seed, n])
+            good_l, bad_l, count_l = [], [], []
+            for frames, fps in iter_shots(path, width=width, threshold=threshold):
+                takes = [featurise(frames, fps)]
+                if len(frames) > 2 * trim_frames + 1:
+                    takes.append(featurise(frames[trim_frames:-trim_frames], fps))
+                spoiled = [featurise(f, fps) for f in bad_takes(frames, rng)]
+                good_l += takes
+                bad_l += spoiled
+                count_l.append((len(takes), len(spoiled)))
+            dim = len(good_l[0]) if good_l else 0
+            good_v = np.asarray(good_l, np.float32).reshape(-1, dim)
+            bad_v = np.asarray(bad_l, np.float32).reshape(-1, dim)
+            counts = np.asarray(count_l, np.int64).reshape(-1, 2)
+            if cached is not None:
+                tmp = cached.with_suffix(".part.npz")
+                np.savez(tmp, good=good_v, bad=bad_v, counts=counts)
+                tmp.replace(cached)
+        scene, spoilt, g, b = [], [], 0, 0
+        for n_good, n_bad in counts:
+            scene.append(list(good_v[g : g + n_good]))
+            spoilt.append(list(bad_v[b : b + n_bad]))
+            g, b = g + n_good, b + n_bad
         if len(scene) >= 2:
             scenes.append(scene)
+            bad.append(spoilt)
+        if progress is not None:
+            progress(n + 1, len(videos), path.name)
     if len(scenes) < 2:
         raise ValueError(f"{folder}: {len(scenes)} video(s) with 2+ shots; training needs at least 2")
-    return scenes
+    return scenes, bad
