@@ -52,6 +52,8 @@ def run(
     store_latents: Annotated[bool, typer.Option(help="keep candidates as REGEN latents")] = False,
     interpolate_fps: Annotated[int | None, typer.Option(
         help="raise the frame rate to F by REGEN interpolation")] = None,
+    regen_steps: Annotated[int, typer.Option(
+        help="REGEN decoder sampling steps (1 = deterministic, more = generative)")] = 1,
 ) -> None:
     """Make a film from REQUEST (the plan is shown for approval unless --yes)."""
     from filmcrew import runner
@@ -65,6 +67,7 @@ def run(
             lca_text_weight=lca_text_weight, debug_models=debug_models, fps=fps, width=width, height=height,
             max_critic_rounds=max_critic_rounds, target_lufs=target_lufs, sample_rate=sample_rate,
             overlay=overlay, store_latents=store_latents, interpolate_fps=interpolate_fps,
+            regen_steps=regen_steps,
         )
     except ValueError as e:
         raise UserError(_one_line(e)) from None

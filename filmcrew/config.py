@@ -127,6 +127,10 @@ class RunOptions(BaseModel):
         default=None, ge=1, le=240,
         description="raise the film's frame rate to this by REGEN interpolation (None = off)",
     )
+    regen_steps: int = Field(
+        default=1, ge=1, le=100,
+        description="REGEN decoder sampling steps (1 = deterministic regression; more = generative)",
+    )
 
     @field_validator("duration_s")
     @classmethod

@@ -44,7 +44,8 @@ def generate_node(payload: dict[str, Any], runtime: Any) -> dict[str, Any]:
 
         embedder, model_id = regen_embedder(ctx.settings.regen_checkpoint,
                                             debug_models=opts["debug_models"])
-        clip = store_as_latents(ctx.store, node, clip, embedder, model_id)
+        clip = store_as_latents(ctx.store, node, clip, embedder, model_id,
+                                steps=opts.get("regen_steps", 1))
     cand = Candidate(shot_id=shot.id, index=index, seed=seed, backend=backend.name, clip=clip)
     return {"candidates": {f"{shot.id}#{index}": cand.model_dump(mode="json")}}
 

@@ -69,7 +69,7 @@ def render_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
         embedder, model_id = regen_embedder(ctx.settings.regen_checkpoint,
                                             debug_models=opts.debug_models)
         final = interpolate_film(ctx.store, "renderer", final, mix, opts.interpolate_fps, embedder,
-                                 model_id)
+                                 model_id, steps=opts.regen_steps)
     _publish(ctx.store.path(final), ctx.run_dir / "final.mp4")
     entries = [{"name": e.shot_id, "path": os.path.relpath(p, ctx.run_dir), "in_s": e.in_s,
                 "out_s": e.out_s, "frames": frames_within(c.clip.duration_s or e.out_s, opts.fps)}

@@ -14,9 +14,20 @@ painting a 16x16 window around its patch: the DiT only learns the residual, whic
 model trained for a minute or two on a CPU decode sharp frames in one step.
 
 Parameterisation: v-prediction on a continuous cosine schedule (α = cos πt/2, σ = sin πt/2, t ∈ [0, 1]);
-the loss ‖v − v_θ(x_t, t, z)‖² equals the x0 error weighted by 1/σ², and at t = 1 (pure noise) the
-model's x0 estimate is −v_θ: a 1-step decode is the model's regression of the frames from the latent.
-The sampler is deterministic DDIM over any number of steps.
+the loss ‖v − v_θ(x_t, t, z)‖² equals the x0 error weighted by 1/σ². Training draws t over the whole
+range: a fraction `noise_uniform` of each batch uniformly in [0, 1], the rest biased towards pure noise
+(t = 1 − (1 − u)^high_noise_bias), so the decoder is a diffusion model at every noise level and
+multi-step sampling means something. The sampler is DDIM (η = 0) from Gaussian noise over `steps`
+equal steps of diffusion time.
+
+What is deterministic, plainly: with `steps = 1` the decoder evaluates the model once at t = 1, where
+x_t is pure noise that carries nothing about the frames and the x0 estimate is −v_θ: a trained model
+returns (close to) the conditional mean of the frames given the latent whatever the noise, so a 1-step
+decode is in effect a deterministic regression (an autoencoder), the mode the paper also reports
+(higher PSNR, worse rFVD). With more steps the noise matters and the decode is a sample; the result is
+deterministic only because the noise comes from a seeded generator. The linear read-out skip
+(`cond_skip`) is this project's addition, not the paper's (it lets a tiny CPU-trained model decode
+sharp frames); `cond_skip=False` is the paper's decoder.
 """
 
 from __future__ import annotations
@@ -50,6 +61,7 @@ class RegenConfig:
     patch: int = 8  # pixel patch per token: equals the spatial down-sampling
     train_size: tuple[int, int] = (256, 256)  # (height, width) of training crops
     high_noise_bias: float = 1.0  # t = 1 − (1 − u)^bias: > 1 trains more at high noise (few-step decoding)
+    noise_uniform: float = 1.0  # fraction of each batch at t ~ U(0, 1): the whole noise range is trained
     cond_skip: bool = True  # linear read-out of x0 from the conditioning (overlapping windows) + the DiT's output
 
     def __post_init__(self) -> None:
@@ -63,6 +75,8 @@ class RegenConfig:
             raise ValueError(f"enc_widths {self.enc_widths}: three stages make the 8x down-sampling")
         if self.dit_hidden % self.dit_heads:
             raise ValueError(f"dit_hidden {self.dit_hidden} is not divisible by dit_heads {self.dit_heads}")
+        if not 0.0 <= self.noise_uniform <= 1.0:
+            raise ValueError(f"noise_uniform {self.noise_uniform}: a fraction in [0, 1]")
         if any(s % 8 for s in self.train_size):
             raise ValueError(f"train_size {self.train_size}: both sides must be multiples of 8")
 
@@ -76,10 +90,11 @@ class RegenConfig:
 
 #: Tiny configuration for CPU tests, the benchmark and `--debug-models` (METHODS.md §4.5).
 #: Measured on 32x32 previz at a fixed CPU time: a narrow encoder and one DiT block make more steps
-#: and reconstruct better than wider/deeper ones; training almost only at t ≈ 1 suits 1-step decoding.
+#: and reconstruct better than wider/deeper ones. Half of each batch trains near t = 1 (what a 1-step
+#: decode uses), half uniformly over the whole range (what multi-step sampling uses).
 TINY_REGEN_CONFIG = RegenConfig(k=4, enc_widths=(16, 32, 64), siren_width=48, siren_depth=2,
                                 dit_hidden=128, dit_depth=1, dit_heads=4, train_size=(64, 64),
-                                high_noise_bias=30.0)
+                                high_noise_bias=30.0, noise_uniform=0.5)
 
 
 def default_config(k: int, tiny: bool) -> RegenConfig:
@@ -250,7 +265,7 @@ class DiTDecoder(nn.Module):
 
         Permutation-equivariant in N: permuting tokens and conditioning together permutes the output.
         """
-        temb = self.t_mlp(timestep_embedding(t, self.embed.out_features))
+        temb = self.t_mlp(timestep_embedding(t, self.embed.out_features).to(self.embed.weight.dtype))
         x = self.embed(tokens) + cond + temb[:, None]
         for block in self.blocks:
             x = block(x)
@@ -331,13 +346,20 @@ class RegenModel(nn.Module):
             v = v - torch.sin(t * math.pi / 2).view(b, 1, 1, 1, 1).to(v.dtype) * x0.view(b, n, 3, h, w)
         return v
 
+    def train_times(self, n: int, generator: torch.Generator | None = None,
+                    device: torch.device | str = "cpu") -> torch.Tensor:
+        """n diffusion times for training: a `noise_uniform` share uniform on [0, 1], the rest biased
+        towards t = 1 by `high_noise_bias`."""
+        u = torch.rand(n, generator=generator, device=device)
+        uniform = torch.rand(n, generator=generator, device=device) < self.config.noise_uniform
+        return torch.where(uniform, u, 1 - (1 - u) ** self.config.high_noise_bias)
+
     def loss(self, video: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Diffusion loss ‖v − v_θ(x_t, t, z)‖² of a batch (B, 3, k+1, H, W) in [-1, 1], end to end."""
         b, _, n, h, w = video.shape
         z_c, z_m = self.encode(video)
         x0 = video.transpose(1, 2)  # (B, T, 3, H, W)
-        u = torch.rand(b, generator=generator, device=video.device)
-        t = 1 - (1 - u) ** self.config.high_noise_bias
+        t = self.train_times(b, generator, video.device)
         eps = torch.randn(x0.shape, generator=generator, device=video.device)
         a, s = (v.view(b, 1, 1, 1, 1) for v in alpha_sigma(t))
         x_t = a * x0 + s * eps
@@ -347,19 +369,24 @@ class RegenModel(nn.Module):
 
     @torch.no_grad()
     def decode(self, z_c: torch.Tensor, z_m: torch.Tensor, times: torch.Tensor, steps: int,
-               size: tuple[int, int], generator: torch.Generator | None = None) -> torch.Tensor:
+               size: tuple[int, int], generator: torch.Generator | None = None,
+               noise: torch.Tensor | None = None) -> torch.Tensor:
         """Frames (B, T, 3, H, W) in [-1, 1] at `times` (frame units, 0..k; fractional = in between).
 
-        Deterministic DDIM from pure noise over `steps` (>= 1) equal steps of diffusion time; the
-        noise comes from `generator`, so a seeded generator gives the same frames every time.
+        DDIM (η = 0) from Gaussian noise over `steps` (>= 1) equal steps of diffusion time. The noise
+        is `noise` (B, T, 3, H, W) when given, else drawn from `generator` on the generator's device
+        and moved to the latents' device; a seeded generator gives the same frames every time.
         """
         if steps < 1:
             raise ValueError(f"steps={steps}; decoding needs at least 1 step")
         h, w = size
         cond = self.condition(z_c, z_m, times, size)
         b, n = z_c.shape[0], times.shape[-1]
-        x = torch.randn((b, n, 3, h, w), generator=generator, device=z_c.device)
-        grid = torch.linspace(1.0, 0.0, steps + 1, device=z_c.device)
+        if noise is None:
+            gen_device = generator.device if generator is not None else torch.device("cpu")
+            noise = torch.randn((b, n, 3, h, w), generator=generator, device=gen_device)
+        x = noise.to(z_c.device, cond.dtype)
+        grid = torch.linspace(1.0, 0.0, steps + 1, device=z_c.device, dtype=cond.dtype)
         x0 = x
         for i in range(steps):
             t, t_next = grid[i], grid[i + 1]
@@ -401,14 +428,16 @@ def read_regen_meta(path: str | Path) -> dict[str, str]:
     return meta
 
 
-def load_regen(path: str | Path, device: str = "cpu") -> tuple[RegenModel, dict[str, str]]:
-    """Read a checkpoint written by save_regen; returns the model (eval mode) and its metadata."""
+def load_regen(path: str | Path, device: str | torch.device = "cpu",
+               dtype: torch.dtype | None = None) -> tuple[RegenModel, dict[str, str]]:
+    """Read a checkpoint written by save_regen; returns the model (eval mode, on `device`, in `dtype`
+    when given) and its metadata."""
     from safetensors.torch import load_file
 
     meta = read_regen_meta(path)
     model = RegenModel(RegenConfig.from_json(meta["config"]))
     model.load_state_dict(load_file(str(path)), strict=True)
-    return model.to(device).eval(), meta
+    return model.to(device=device, dtype=dtype).eval(), meta
 
 
 __all__ = ["FORMAT", "TINY_REGEN_CONFIG", "RegenConfig", "RegenModel", "default_config",

@@ -43,7 +43,9 @@ def test_crew_renders_multi_event_long_shots_with_syncos(tmp_path, backend):
     assert info.video_frames == sum(round(s["duration_s"] * FPS) for s in plan["shots"]) == 36
     assert (info.width, info.height) == (64, 64)
 
-    pipe = SyncosGenerator(debug_models=True).wisa.pipeline()
+    syncos = SyncosGenerator(debug_models=True)
+    assert not syncos.physics  # --debug-models: SynCoS over a tiny *plain* transformer
+    pipe = syncos.pipeline()
     native_s = pipe.native_frames / pipe.native_fps
     shots = {s["id"]: s for s in plan["shots"]}
     long_multi = {i for i, s in shots.items() if len(s["events"]) >= 2 and s["duration_s"] > native_s}
@@ -58,10 +60,14 @@ def test_crew_renders_multi_event_long_shots_with_syncos(tmp_path, backend):
         assert probe(result.run_dir / c["clip"]["uri"]).video_frames == round(shot["duration_s"] * FPS)
         if c["shot_id"] in long_multi:
             assert meta["sampler"] == "syncos"
+            assert meta["physics"] == (backend == "wisa")  # the wisa backend keeps its WISA model
             assert meta["latent_frames"] > meta["chunk_len"]  # several coupled chunks
             # one long generated video covering the shot in real time
             assert meta["generated_frames"] / pipe.native_fps >= shot["duration_s"] - 1 / pipe.native_fps
             total = meta["model_calls"]
             assert progress[c["shot_id"]] == [(i, total) for i in range(1, total + 1)]
+        elif backend == "syncos":  # no WISA weights: a short shot is one uncoupled chunk
+            assert meta["sampler"] == "syncos" and meta["latent_frames"] == meta["chunk_len"]
+            assert meta["generated_frames"] == pipe.native_frames
         else:
             assert "sampler" not in meta and meta["generated_frames"] == pipe.native_frames

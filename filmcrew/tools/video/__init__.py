@@ -14,7 +14,7 @@ from filmcrew.tools.protocols import Progress, VideoGenerator
 
 PREVIZ_VERSION = "1"
 WISA_VERSION = "1"
-SYNCOS_VERSION = "1"
+SYNCOS_VERSION = "2"  # 2: event-first prompts, descent stage 2, plain base models
 
 
 def previz_request(shot: Shot, annotation: PhysicsAnnotation | None, *, width: int, height: int,
@@ -171,22 +171,75 @@ class WisaGenerator:
 
 
 class SyncosGenerator:
-    """SynCoS long shots (tools/video/syncos/sampler.py) on the WISA pipeline; shorter shots are plain WISA clips.
+    """SynCoS long shots (tools/video/syncos/sampler.py) on the base model, physics-aware with WISA.
 
     A shot longer than the base model's native clip is generated as one long video of coupled
     native-length chunks: the global prompt (annotation caption + physics paragraph, or the shot's
     prompt, plus the film's style) with one local prompt per event, each chunk taking the event at its
-    centre. The `wisa` backend sends its long multi-event shots here too. Progress counts model
-    evaluations (every chunk of every step).
+    centre. With the WISA weights present the transformer is WISA's (the shot's physics condition
+    applies, and shots no longer than a native clip are plain WISA clips); with only the base weights
+    it is the plain CogVideoX / Wan transformer, the paper's own setting (a short shot is then one
+    uncoupled chunk: the base model's own sampler). `--debug-models` runs SynCoS over a tiny plain
+    transformer; the `wisa` backend sends its long multi-event shots here with its tiny or real WISA
+    pipeline. Progress counts model evaluations (every chunk of every step).
     """
 
     name = "syncos"
     ITERS = 20  # CSD iterations per coupled step: the low end of the paper's 20–50 (METHODS.md §2.4)
     DEBUG_ITERS = 2  # on tiny models: exercise stage 2, stay fast
+    GUIDANCE = WisaGenerator.GUIDANCE
 
     def __init__(self, *, debug_models: bool = False, settings: Any | None = None,
                  wisa: WisaGenerator | None = None):
-        self.wisa = wisa or WisaGenerator(debug_models=debug_models, settings=settings)
+        from filmcrew.tools.video.wisa.weights import (
+            DEFAULT_BASE,
+            DEFAULT_STEPS,
+            WisaWeightsMissing,
+            find_base_model,
+        )
+
+        if wisa is None and not debug_models:
+            try:
+                wisa = WisaGenerator(debug_models=False, settings=settings)
+            except WisaWeightsMissing:  # base weights alone: SynCoS on the plain base model
+                import torch
+
+                find_base_model(getattr(settings, "wisa_base", DEFAULT_BASE),
+                                getattr(settings, "wisa_model", None))  # raises, naming what to fetch
+                if not torch.cuda.is_available():
+                    raise ValueError("the syncos backend needs a CUDA GPU and none is available; "
+                                     "--debug-models runs its tiny version on the CPU") from None
+        self.wisa = wisa
+        self.physics = wisa is not None
+        self.debug = wisa.debug if wisa is not None else debug_models
+        self.base = wisa.base if wisa is not None else getattr(settings, "wisa_base", DEFAULT_BASE)
+        self.model = wisa.model if wisa is not None else getattr(settings, "wisa_model", None)
+        self.steps = (wisa.steps if wisa is not None else WisaGenerator.DEBUG_STEPS if debug_models
+                      else getattr(settings, "wisa_steps", DEFAULT_STEPS))
+
+    def ids(self) -> tuple[str, str]:
+        """(base model, WISA weights or "none") as recorded with each artifact."""
+        from filmcrew.tools.video.wisa.weights import DEFAULT_MODELS
+
+        if self.wisa is not None:
+            return self.wisa.ids()
+        return ("debug-tiny-base" if self.debug else self.model or DEFAULT_MODELS[self.base]), "none"
+
+    def pipeline(self) -> Any:
+        """The WISA pipeline, or the plain base model's (cached per process like WISA's)."""
+        if self.wisa is not None:
+            return self.wisa.pipeline()
+        return _base_pipeline(self.base, debug=self.debug, model=self.model)
+
+    def native_seconds(self) -> float:
+        if self.wisa is not None:
+            return self.wisa.native_seconds()
+        if self.debug:
+            p = self.pipeline()
+            return p.native_frames / p.native_fps
+        from filmcrew.tools.video.wisa.pipeline import NATIVE
+
+        return NATIVE[self.base]["frames"] / NATIVE[self.base]["fps"]
 
     def latent_frames(self, pipe: Any, duration_s: float) -> int:
         """Latent frames covering the shot at the native frame rate (at least one chunk).
@@ -204,26 +257,26 @@ class SyncosGenerator:
                  fps: int, shot_number: int, style: str, global_prompt: str = "",
                  progress: Progress | None = None) -> ArtifactRef:
         wisa = self.wisa
-        if shot.duration_s <= wisa.native_seconds():  # one native clip already covers the shot
+        if wisa is not None and shot.duration_s <= wisa.native_seconds():  # one native clip covers it
             return wisa.generate(store, node, shot, annotation, seed=seed, width=width,
                                  height=height, fps=fps, shot_number=shot_number, style=style,
                                  global_prompt=global_prompt, progress=progress)
         from filmcrew.tools.video.wisa.pipeline import text_for
 
-        model_id, wisa_id = wisa.ids()
+        model_id, wisa_id = self.ids()
         # SynCoS's global prompt holds what does not change: the film's look (the planner's global
         # prompt, else its style) and the shot's physics text; each event is a local prompt.
         global_prompt = " ".join(p for p in (
             global_prompt.strip() or style.strip(),
             (text_for(annotation) if annotation else "") or shot.local_prompt) if p)
-        iters = self.DEBUG_ITERS if wisa.debug else self.ITERS
+        iters = self.DEBUG_ITERS if self.debug else self.ITERS
         params = {
             "shot": shot.model_dump(mode="json"),
             "annotation": annotation.model_dump(mode="json") if annotation else None,
             "global_prompt": global_prompt, "local_prompts": list(shot.events),
-            "width": width, "height": height, "fps": fps, "base": wisa.base, "model": model_id,
-            "wisa": wisa_id, "debug": wisa.debug, "steps": wisa.steps, "guidance": wisa.GUIDANCE,
-            "iters": iters,
+            "width": width, "height": height, "fps": fps, "base": self.base, "model": model_id,
+            "wisa": wisa_id, "debug": self.debug, "steps": self.steps, "guidance": self.GUIDANCE,
+            "iters": iters, "physics": self.physics,
         }
 
         def make(path: Path) -> dict:
@@ -233,10 +286,10 @@ class SyncosGenerator:
             from filmcrew.tools.video.fit import fit_clip
             from filmcrew.tools.video.syncos.sampler import SyncosSampler
 
-            pipe = wisa.pipeline()
-            sampler = SyncosSampler(pipe, guidance_scale=wisa.GUIDANCE, iters=iters)
+            pipe = self.pipeline()
+            sampler = SyncosSampler(pipe, guidance_scale=self.GUIDANCE, iters=iters)
             t = self.latent_frames(pipe, shot.duration_s)
-            total = sampler.planned_calls(t, wisa.steps)
+            total = sampler.planned_calls(t, self.steps)
             done = [0]
 
             def on_chunk(step: int, steps: int, chunk: int) -> None:
@@ -244,18 +297,20 @@ class SyncosGenerator:
                 if progress is not None:
                     progress(done[0], total)
 
-            cats = torch.tensor([annotation.qualitative]) if annotation else None
-            quants = torch.tensor([annotation.quantitative]) if annotation else None
+            physics = self.physics and annotation is not None
+            cats = torch.tensor([annotation.qualitative]) if physics else None
+            quants = torch.tensor([annotation.quantitative]) if physics else None
             with DEVICE_LOCK:  # one denoising loop on the accelerator at a time
                 frames = sampler(global_prompt, list(shot.events), t, categories=cats,
                                  quantities=quants, generator=torch.Generator().manual_seed(seed),
-                                 num_inference_steps=wisa.steps, callback=on_chunk)
+                                 num_inference_steps=self.steps, callback=on_chunk)
             n_out = round(shot.duration_s * fps)
             n = write_video(path, fit_clip(frames, n_out=n_out, width=width, height=height, fps=fps,
                                            native_fps=pipe.native_fps), fps)
             return {"duration_s": n / fps, "fps": fps, "width": width, "height": height,
-                    "frames": n, "generated_frames": len(frames), "base": wisa.base,
-                    "steps": wisa.steps, "sampler": "syncos", "latent_frames": t,
+                    "frames": n, "generated_frames": len(frames), "base": self.base,
+                    "steps": self.steps, "sampler": "syncos", "latent_frames": t,
+                    "physics": self.physics,
                     "chunk_len": sampler.chunk_len, "stride": sampler.stride,
                     "model_calls": sampler.model_calls}
 
@@ -281,6 +336,23 @@ def _wisa_pipeline(base: str, *, debug: bool, model: str | None, wisa_dir: str |
             _WISA[key] = (tiny_wisa_pipeline(base, seed=0) if debug
                           else load_wisa(base, model=model, wisa_dir=wisa_dir))  # type: ignore[arg-type]
         return _WISA[key]
+
+
+_BASE: dict[tuple, Any] = {}
+
+
+def _base_pipeline(base: str, *, debug: bool, model: str | None) -> Any:
+    """One plain base-model pipeline (no WISA module) per process and configuration, for SynCoS."""
+    from filmcrew.tools.video.syncos.sampler import base_pipeline, tiny_base_pipeline
+
+    key = (base, debug, model)
+    with _WISA_LOCK:
+        if key not in _BASE:
+            if not debug:
+                for k in [k for k in _BASE if not k[1]]:
+                    del _BASE[k]
+            _BASE[key] = tiny_base_pipeline(base, seed=0) if debug else base_pipeline(base, model=model)
+        return _BASE[key]
 
 
 def video_backend(name: str, *, overlay: bool = True, debug_models: bool = False,

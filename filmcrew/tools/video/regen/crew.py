@@ -15,7 +15,7 @@ from typing import Any
 from filmcrew.artifacts import ArtifactStore, sha256_file
 from filmcrew.schemas import ArtifactRef
 
-EMBED_VERSION = "1"
+EMBED_VERSION = "2"  # 2: interpolation keeps the original frames; decode steps are a knob
 #: clip meta that describes the picture's content and survives the round trip through latents
 _CONTENT_META = ("event_times", "event_kinds", "event_strengths")
 
@@ -47,7 +47,7 @@ def regen_embedder(checkpoint: Path | None, *, debug_models: bool) -> tuple[Any,
 
 
 def store_as_latents(store: ArtifactStore, node: str, clip: ArtifactRef, embedder: Any,
-                     model_id: str) -> ArtifactRef:
+                     model_id: str, steps: int = 1) -> ArtifactRef:
     """Encode `clip` to REGEN latents (safetensors) and decode them to the MP4 the crew uses.
 
     The returned clip's meta names its latents file (`latents_uri`) and how many numbers it holds.
@@ -68,7 +68,7 @@ def store_as_latents(store: ArtifactStore, node: str, clip: ArtifactRef, embedde
     def decode(path: Path) -> dict:
         from filmcrew.tools.media import write_video
 
-        frames = embedder.decode(embedder.load_latents(store.path(latents)), steps=1)
+        frames = embedder.decode(embedder.load_latents(store.path(latents)), steps=steps)
         n = write_video(path, frames, int(clip.fps or 24))
         kept = {k: v for k, v in clip.meta.items() if k in _CONTENT_META}
         return {**kept, "duration_s": n / (clip.fps or 24), "fps": clip.fps, "width": clip.width,
@@ -76,20 +76,21 @@ def store_as_latents(store: ArtifactStore, node: str, clip: ArtifactRef, embedde
                 "latents_numbers": int(latents.meta["numbers"]),
                 "latents_bytes": int(latents.meta["bytes"])}
 
-    return store.get_or_create(node, "regen_decode", EMBED_VERSION, {"steps": 1}, ext="mp4",
+    return store.get_or_create(node, "regen_decode", EMBED_VERSION, {"steps": steps}, ext="mp4",
                                media_type="video/mp4", model=model_id, make=decode, inputs=[latents])
 
 
 def interpolate_film(store: ArtifactStore, node: str, film: ArtifactRef, mix: ArtifactRef,
-                     fps_out: int, embedder: Any, model_id: str) -> ArtifactRef:
+                     fps_out: int, embedder: Any, model_id: str, steps: int = 1) -> ArtifactRef:
     """The film at `fps_out` by REGEN interpolation, exactly round(duration · fps_out) frames, muxed
-    again with the mix."""
+    again with the mix. Frames that fall on an original frame are the original; only the in-between
+    frames are decoded, with `steps` decoder steps."""
 
     def make(path: Path) -> dict:
         from filmcrew.tools.media import mux, read_audio, read_video
 
         frames = embedder.interpolate(read_video(store.path(film)), float(film.fps), float(fps_out),
-                                      steps=1)
+                                      steps=steps)
         audio, sr = read_audio(store.path(mix))
         info = mux(path, iter(frames), fps_out, audio, sr)
         return {"duration_s": info.video_frames / fps_out, "fps": fps_out, "width": film.width,
@@ -97,6 +98,6 @@ def interpolate_film(store: ArtifactStore, node: str, film: ArtifactRef, mix: Ar
                 "audio_duration_s": round(info.audio_duration_s or 0.0, 4),
                 "interpolated_from_fps": film.fps}
 
-    return store.get_or_create(node, "regen_interpolate", EMBED_VERSION, {"fps": fps_out},
+    return store.get_or_create(node, "regen_interpolate", EMBED_VERSION, {"fps": fps_out, "steps": steps},
                                ext="mp4", media_type="video/mp4", model=model_id, make=make,
                                inputs=[film, mix])

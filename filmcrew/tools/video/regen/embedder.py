@@ -1,16 +1,25 @@
 """REGEN as a video embedder: clips to compact latents and back, at any frame time.
 
 A clip of T frames is cut into chunks of k+1 frames that share their boundary frame (chunk j holds
-frames jk .. jk+k), so n = ceil((T−1)/k) chunks cover it and the latents cost 2 latent frames per k
-video frames; the last chunk is padded by repeating the last frame. Frame sizes that are not multiples
-of 8 are edge-padded up to one and cropped back after decoding. On decode, a boundary frame is taken
-from the later chunk, whose content latent z_c encodes exactly that frame. Frame time τ (in frames of
-the clip) belongs to chunk j = min(⌊τ/k⌋, n−1) at local time τ − jk, so fractional times decode
-in-between frames (frame-rate interpolation) with the same model.
+frames jk .. jk+k), so n = ceil((T−1)/k) chunks cover it; the last chunk is padded by repeating the
+last frame. Frame sizes that are not multiples of 8 are edge-padded up to one and cropped back after
+decoding. On decode, a boundary frame is taken from the later chunk, whose content latent z_c encodes
+exactly that frame. Frame time τ (in frames of the clip) belongs to chunk j = min(⌊τ/k⌋, n−1) at local
+time τ − jk, so fractional times decode in-between frames (frame-rate interpolation) with the same
+model. All frames of one decode share one noise draw (one seed for the clip, not one per chunk).
 
-The comparison baseline, `keyframe_baseline`, stores as many numbers as the latents: one keyframe per
-chunk boundary, area-downsampled until the budget is met, rebuilt by bilinear upsampling and linear
-interpolation in time.
+Compression, counted as stored latent frames (each C channels at 1/8 × 1/8 of the frame):
+REGEN stores 2 latent frames (z_c, z_m) per chunk: 2·ceil((T−1)/k) with shared boundary frames (as
+here), 2·ceil(T/(k+1)) with disjoint chunks of k+1 frames; a standard causal 8×8×k tokenizer (one
+first frame, then one latent frame per k frames) stores 1 + ceil((T−1)/k). So "8×8×4" on 17 frames is
+8 latent frames (64 channel-frames at C = 8) here, 8 with disjoint chunks (ceil(17/5) = 4 chunks),
+against 5 (40) for the standard tokenizer: REGEN's temporal compression is about k/2, not k
+(`compression`). Not implemented: the paper's latent extension at chunk boundaries (chunks are
+decoded from their own latents only).
+
+The comparison baseline, `keyframe_baseline`, stores a given budget (numbers or bytes): one keyframe
+per chunk boundary, area-downsampled until the budget is met, stored as uint8, rebuilt by bilinear
+upsampling and linear interpolation in time.
 """
 
 from __future__ import annotations
@@ -47,6 +56,15 @@ class RegenLatents:
         """How many numbers the latents hold (what the keyframe baseline is given)."""
         return int(self.z.numel())
 
+    @property
+    def latent_frames(self) -> int:
+        """Stored latent frames: 2 per chunk (z_c, z_m)."""
+        return 2 * int(self.z.shape[0])
+
+    def nbytes(self, dtype: torch.dtype = torch.float16) -> int:
+        """Bytes of the stored numbers at `dtype` (what `save` writes, header aside)."""
+        return self.numbers * torch.empty((), dtype=dtype).element_size()
+
     def save(self, path: str | Path, dtype: torch.dtype = torch.float16) -> Path:
         """Write the latents as safetensors (float16 by default: 2 bytes per number)."""
         from safetensors.torch import save_file
@@ -75,6 +93,28 @@ class RegenLatents:
                    width=int(meta["width"]), fps=float(meta["fps"]))
 
 
+def compression(num_frames: int, k: int, channels: int = 8) -> dict[str, float]:
+    """Latent frames and pixel-values-per-stored-value of a T-frame clip, three ways (module docstring).
+
+    "shared": REGEN here (chunks share boundary frames), "disjoint": chunks of k+1 frames that share
+    none, "standard": a causal 8×8×k tokenizer with the same channels; "*_ratio" = 3·T·64 / stored
+    values per pixel block (the spatial 8×8 is the same for all three).
+    """
+    if num_frames < 1 or k < 1 or channels < 1:
+        raise ValueError(f"num_frames={num_frames}, k={k}, channels={channels}; all must be >= 1")
+    shared = 2 * max(1, math.ceil((num_frames - 1) / k))
+    disjoint = 2 * math.ceil(num_frames / (k + 1))
+    standard = 1 + math.ceil((num_frames - 1) / k)
+    pixels = 3 * num_frames * 64
+    return {"shared": shared, "disjoint": disjoint, "standard": standard,
+            "shared_ratio": pixels / (channels * shared), "disjoint_ratio": pixels / (channels * disjoint),
+            "standard_ratio": pixels / (channels * standard)}
+
+
+def _default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def _check_frames(frames: np.ndarray) -> None:
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError("frames must be a (T, H, W, 3) uint8 array")
@@ -87,9 +127,13 @@ class RegenEmbedder:
 
     name = "regen"
 
-    def __init__(self, model: RegenModel, device: str = "cpu", meta: dict[str, str] | None = None):
-        self.model = model.to(device).eval()
-        self.device = device
+    def __init__(self, model: RegenModel, device: str | torch.device | None = None,
+                 meta: dict[str, str] | None = None, dtype: torch.dtype | None = None):
+        """`device`: where the model runs (default CUDA when present, else CPU); `dtype`: its compute
+        dtype (default float32). Frames go in and come out as uint8 on the CPU whatever these are."""
+        self.device = torch.device(device) if device is not None else _default_device()
+        self.dtype = dtype or torch.float32
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.meta = meta or {}
 
     @property
@@ -97,19 +141,24 @@ class RegenEmbedder:
         return self.model.config.k
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> RegenEmbedder:
-        """Load a checkpoint written by `train_regen` (`filmcrew train-regen`)."""
-        model, meta = load_regen(path, device)
-        return cls(model, device, meta)
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device | None = None,
+                        dtype: torch.dtype | None = None) -> RegenEmbedder:
+        """Load a checkpoint written by `train_regen` (`filmcrew train-regen`) onto `device`
+        (default: CUDA when present) in `dtype` (default float32)."""
+        model, meta = load_regen(path, "cpu")
+        return cls(model, device, meta, dtype)
 
     @classmethod
-    def tiny(cls, seed: int = 0, k: int = 4, device: str = "cpu") -> RegenEmbedder:
+    def tiny(cls, seed: int = 0, k: int = 4, device: str | torch.device | None = None,
+             dtype: torch.dtype | None = None) -> RegenEmbedder:
         """A random-init tiny model (tests, `--debug-models`): right shapes, meaningless pixels."""
         from dataclasses import replace
 
-        torch.manual_seed(seed)
-        config: RegenConfig = replace(TINY_REGEN_CONFIG, k=k)
-        return cls(RegenModel(config), device, {"tiny": "1"})
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            config: RegenConfig = replace(TINY_REGEN_CONFIG, k=k)
+            model = RegenModel(config)
+        return cls(model, device, {"tiny": "1"}, dtype)
 
     # ----------------------------------------------------------------------------------------------
     # encode / decode
@@ -126,39 +175,66 @@ class RegenEmbedder:
         x = torch.from_numpy(frames[idx]).to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        x = x.to(self.dtype)
         zs = []
         for j0 in range(0, n, _CHUNK_BATCH):  # a few chunks at a time bounds memory on long clips
             chunks = torch.stack([x[j * k: j * k + k + 1] for j in range(j0, min(n, j0 + _CHUNK_BATCH))])
             z_c, z_m = self.model.encode(chunks.transpose(1, 2))  # (b, 3, k+1, H, W) in
-            zs.append(torch.stack([z_c, z_m], dim=1).cpu())
+            zs.append(torch.stack([z_c, z_m], dim=1).float())
+        # the latents stay on the embedder's device (save() writes them from the CPU)
         return RegenLatents(z=torch.cat(zs), k=k, num_frames=t, height=h, width=w, fps=float(fps or 0.0))
 
     def _decode_chunks(self, latents: RegenLatents, local: list[torch.Tensor], steps: int,
-                       seed: int) -> list[torch.Tensor]:
-        """Decode chunk j at its local times local[j] (frame units); (T_j, 3, H, W) in [-1, 1] each."""
+                       noise: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Decode chunk j at its local times local[j] (frame units) from noise[j]; (T_j, 3, H, W) in
+        [-1, 1] each, float32 on the embedder's device."""
         if latents.k != self.k:
             raise ValueError(f"latents were made with k={latents.k}; this model has k={self.k}")
         size = (latents.height + (-latents.height % 8), latents.width + (-latents.width % 8))
-        z = latents.z.to(self.device)
+        z = latents.z.to(self.device, self.dtype)
         out = []
         for j, times in enumerate(local):
             if len(times) == 0:
-                out.append(torch.empty(0, 3, *size))
+                out.append(torch.empty(0, 3, *size, device=self.device))
                 continue
-            gen = torch.Generator(device=self.device).manual_seed(seed * 100_003 + j)
             # at most k+1 frames per call: attention cost stays that of one training chunk
-            parts = [self.model.decode(z[j:j + 1, 0], z[j:j + 1, 1], group.to(self.device), steps, size, gen)[0]
-                     for group in times.split(self.k + 1)]
-            out.append(torch.cat(parts).cpu())
+            parts = [self.model.decode(z[j:j + 1, 0], z[j:j + 1, 1], group.to(self.device), steps, size,
+                                       noise=eps[None])[0].float()
+                     for group, eps in zip(times.split(self.k + 1), noise[j].split(self.k + 1), strict=True)]
+            out.append(torch.cat(parts))
         return out
 
     def _to_uint8(self, x: torch.Tensor, latents: RegenLatents) -> np.ndarray:
-        x = x[:, :, :latents.height, :latents.width]
+        x = x[:, :, :latents.height, :latents.width].float()
         return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
     def decode(self, latents: RegenLatents, *, steps: int = 1, seed: int = 0) -> np.ndarray:
-        """The clip's T frames back, (T, H, W, 3) uint8; `steps` DDIM steps per chunk (1 is the sharpest in PSNR)."""
+        """The clip's T frames back, (T, H, W, 3) uint8; `steps` DDIM steps (1: a deterministic
+        regression, the sharpest in PSNR; more: a sample from the generative decoder)."""
         return self.decode_at(latents, np.arange(latents.num_frames, dtype=np.float64), steps=steps, seed=seed)
+
+    def decode_tensor(self, latents: RegenLatents, times: Sequence[float], *, steps: int = 1,
+                      seed: int = 0) -> torch.Tensor:
+        """Frames at `times` (frame indices, fractional = in between) as a float tensor
+        (N, 3, H8, W8) in [-1, 1] on the embedder's device (sizes padded to multiples of 8)."""
+        tau = np.asarray(times, dtype=np.float64).reshape(-1)
+        last = latents.num_frames - 1
+        if tau.size and (tau.min() < -1e-6 or tau.max() > last + 1e-6):
+            raise ValueError(f"times span frames {tau.min():.3f}..{tau.max():.3f}; the clip has frames 0..{last}")
+        tau = np.clip(tau, 0, last)
+        n, k = latents.z.shape[0], latents.k
+        size = (latents.height + (-latents.height % 8), latents.width + (-latents.width % 8))
+        # one noise draw for the whole decode (CPU generator: the same frames on every device)
+        gen = torch.Generator().manual_seed(seed)
+        noise = torch.randn((len(tau), 3, *size), generator=gen)
+        chunk = np.minimum(np.floor(tau / k).astype(int), n - 1)
+        rows = [torch.from_numpy(np.flatnonzero(chunk == j)) for j in range(n)]
+        local = [torch.tensor(tau[r.numpy()] - j * k, dtype=torch.float32) for j, r in enumerate(rows)]
+        decoded = self._decode_chunks(latents, local, steps, [noise[r] for r in rows])
+        frames = torch.empty(len(tau), 3, *size, device=self.device)
+        for j in range(n):
+            frames[rows[j].to(self.device)] = decoded[j]
+        return frames
 
     def decode_at(self, latents: RegenLatents, times: Sequence[float], *,
                   unit: Literal["frames", "seconds"] = "frames", steps: int = 1, seed: int = 0) -> np.ndarray:
@@ -173,37 +249,27 @@ class RegenEmbedder:
             tau = tau * latents.fps
         elif unit != "frames":
             raise ValueError(f"unit={unit!r}; use 'frames' or 'seconds'")
-        last = latents.num_frames - 1
-        if tau.size and (tau.min() < -1e-6 or tau.max() > last + 1e-6):
-            raise ValueError(f"times span frames {tau.min():.3f}..{tau.max():.3f}; the clip has frames 0..{last}")
-        tau = np.clip(tau, 0, last)
-        n, k = latents.z.shape[0], latents.k
-        chunk = np.minimum(np.floor(tau / k).astype(int), n - 1)
-        local = [torch.tensor(tau[chunk == j] - j * k, dtype=torch.float32) for j in range(n)]
-        decoded = self._decode_chunks(latents, local, steps, seed)
-        frames = torch.empty(len(tau), 3, *decoded[0].shape[-2:]) if n else torch.empty(0)
-        for j in range(n):
-            frames[torch.from_numpy(np.flatnonzero(chunk == j))] = decoded[j]
-        return self._to_uint8(frames, latents)
+        return self._to_uint8(self.decode_tensor(latents, tau, steps=steps, seed=seed).cpu(), latents)
 
     def interpolate(self, frames: np.ndarray, fps_in: float, fps_out: float, *, steps: int = 1,
-                    seed: int = 0, keep_originals: bool = False) -> np.ndarray:
-        """The clip at `fps_out` (> fps_in): round(T·fps_out/fps_in) frames decoded at fractional times.
+                    seed: int = 0, keep_originals: bool = True) -> np.ndarray:
+        """The clip at `fps_out` (> fps_in): round(T·fps_out/fps_in) frames.
 
-        Output frame i shows time i/fps_out s (held at the last frame past the end). With
-        `keep_originals`, frames that fall exactly on an input frame are the input frame itself;
-        by default every frame is decoded, so sharpness does not flicker between frames.
+        Output frame i shows time i/fps_out s (held at the last frame past the end). Frames that fall
+        exactly on an input frame are the input frame itself; only the in-between frames are decoded
+        (`keep_originals=False` decodes every frame, so sharpness does not alternate between them).
         """
         _check_frames(frames)
         if fps_in <= 0 or fps_out <= 0:
             raise ValueError(f"fps_in={fps_in}, fps_out={fps_out}; both must be > 0")
-        latents = self.encode(frames, fps_in)
         count = max(1, round(len(frames) * fps_out / fps_in))
         tau = np.minimum(np.arange(count) * fps_in / fps_out, len(frames) - 1)
-        out = self.decode_at(latents, tau, steps=steps, seed=seed)
-        if keep_originals:
-            exact = np.isclose(tau, np.round(tau), atol=1e-9)
-            out[exact] = frames[np.round(tau[exact]).astype(int)]
+        exact = np.isclose(tau, np.round(tau), atol=1e-9) if keep_originals else np.zeros(count, bool)
+        out = np.empty((count, *frames.shape[1:]), dtype=np.uint8)
+        out[exact] = frames[np.round(tau[exact]).astype(int)]
+        if not exact.all():
+            latents = self.encode(frames, fps_in)
+            out[~exact] = self.decode_at(latents, tau[~exact], steps=steps, seed=seed)
         return out
 
     def save_latents(self, latents: RegenLatents, path: str | Path) -> Path:

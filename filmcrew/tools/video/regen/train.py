@@ -3,9 +3,9 @@
 Each step draws k+1 consecutive frames from a random clip at a random start, crops a random window of
 70–100 % of the frame (the training aspect ratio, random position, random horizontal flip), resizes
 it to `config.train_size` and minimises the diffusion loss of encoder and decoder together (AdamW,
-gradient clipping, a short linear warm-up, then a cosine decay of the learning rate to zero over the
-call's budget — steps or wall time, whichever runs out first: on a fixed CPU budget the decay is worth
-more than the steps it costs). A checkpoint is two safetensors files: the model (config and
+gradient clipping, a short linear warm-up, then a cosine decay of the learning rate to zero at
+`steps`: the schedule is a function of the step alone, so a run is the same on a busy machine and a
+quiet one; `minutes`, when given, only stops a run early, as a guard). A checkpoint is two safetensors files: the model (config and
 optimiser step in its metadata, what `RegenEmbedder.from_checkpoint` reads) and a sibling
 `*.optim.safetensors` with the AdamW moments and the loss history, so a resumed run continues from
 the saved step with the same loss curve.
@@ -137,17 +137,17 @@ def _resume(model: RegenModel, opt: torch.optim.AdamW, out: Path, config: RegenC
     return step, state["loss_history"].tolist()
 
 
-def train_regen(folder: Path, out: Path, config: RegenConfig, *, minutes: float, steps: int, seed: int,
-                resume: bool = True, batch: int = 8, lr: float = 1e-3) -> dict:
+def train_regen(folder: Path, out: Path, config: RegenConfig, *, minutes: float | None = None, steps: int,
+                seed: int, resume: bool = True, batch: int = 8, lr: float = 1e-3) -> dict:
     """Train (or go on training) a REGEN model on the clips of `folder`; checkpoint to `out`.
 
-    Stops at `steps` optimiser steps in all (counting the steps of a resumed checkpoint) or when
-    `minutes` of wall time have passed in this call, whichever comes first, then saves. With
+    Stops at `steps` optimiser steps in all (counting the steps of a resumed checkpoint), or earlier
+    when `minutes` (None = no limit) of wall time have passed in this call, then saves. With
     `resume` and an existing `out`, weights, optimiser moments, step and loss history are restored.
     Returns {"step", "steps_run", "seconds", "loss_first", "loss_last", "losses", "clips",
     "checkpoint", "resumed_from"}; "losses" is the whole history, one value per step.
     """
-    if minutes <= 0 or steps <= 0 or batch <= 0 or lr <= 0:
+    if (minutes is not None and minutes <= 0) or steps <= 0 or batch <= 0 or lr <= 0:
         raise ValueError(f"minutes={minutes}, steps={steps}, batch={batch}, lr={lr}; all must be > 0")
     t0 = time.monotonic()
     out = Path(out)
@@ -165,10 +165,9 @@ def train_regen(folder: Path, out: Path, config: RegenConfig, *, minutes: float,
              "train": json.dumps({"folder": str(folder), **asdict(config)})}
     model.train()
     step, last_save = start, time.monotonic()
-    budget_s = minutes * 60
+    budget_s = math.inf if minutes is None else minutes * 60
     while step < steps and time.monotonic() - t0 < budget_s:
-        # progress through this call's budget: steps or seconds, whichever is further along
-        progress = max((step - start) / max(1, steps - start), (time.monotonic() - t0) / budget_s)
+        progress = (step - start) / max(1, steps - start)  # by steps only: step-bound
         for g in opt.param_groups:
             g["lr"] = lr * min(1.0, (step + 1) / _WARMUP) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
         loss = model.loss(sample_batch(clips, config, batch, rng), generator=gen)

@@ -10,8 +10,22 @@ the global prompt plus the local prompt of the event it covers, and every denois
 3. the step is resumed from the refined x̂0 with that same ε_base.
 
 `mode="gen-l-video"` is stage 1 + 3 alone, the baseline the paper compares with. The sampler drives a
-`WisaPipeline` (CogVideoX: v-prediction DDIM; Wan: flow matching), so a long shot can also carry the
-physics condition; uncategorised shots pass zeros, as WISA does.
+`WisaPipeline` (CogVideoX: v-prediction DDIM; Wan: flow matching) whose transformer is either a plain
+diffusers CogVideoX/Wan transformer (the paper's setting: `base_pipeline`, `tiny_base_pipeline`) or
+a WISA one, in which case a long shot also carries the physics condition (uncategorised shots pass
+zeros, as WISA does).
+
+Stage-2 update [ours; the paper uses AdamW at lr 0.5–1]: plain gradient descent in x0 units,
+θ ← θ − lr·scatter_mean(g), with the CSD gradient g weighted by w(t) = √(1−ᾱ)/√ᾱ (DDIM) or σ (flow).
+With that weight a residual is exactly θ − x̂0_model (Schedule.x0_weight), so lr = 1 on one particle
+moves θ onto the chunk's own x̂0 and the step size follows the objective: a zero residual gives no
+movement, a tiny kernel gradient a tiny one. AdamW normalises every gradient to a step of about lr
+per element whatever its size, which turned a ~1e-7 kernel gradient into full-size steps, and its
+momentum kept moving frames outside the minibatch; plain descent has neither. Steps where x_t holds
+no signal (ᾱ_t = 0 or σ = 1: x_t does not depend on θ) skip stage 2 entirely.
+
+Prompts: each chunk's text is its local (event) prompt *first*, then the global prompt, so the
+text encoder's token limit cuts the global prompt's tail and never the event.
 """
 
 from __future__ import annotations
@@ -40,11 +54,14 @@ from filmcrew.tools.video.wisa.pipeline import (
 __all__ = [
     "SyncosSampler",
     "assign_prompts",
+    "base_pipeline",
     "chunk_texts",
     "chunk_windows",
     "coverage",
     "csd_gradient",
+    "has_physics",
     "native_latent_frames",
+    "tiny_base_pipeline",
 ]
 
 Mode = Literal["syncos", "gen-l-video"]
@@ -60,11 +77,65 @@ def native_latent_frames(pipe: WisaPipeline) -> int:
 
 
 def chunk_texts(global_prompt: str, local_prompts: list[str]) -> list[str]:
-    """Structured prompts: the global prompt followed by each event's local prompt."""
+    """Structured prompts: each event's local prompt, then the global prompt.
+
+    Event first: a long global prompt (style + caption + physics paragraph) is what the text
+    encoder's token limit cuts, never the event that tells the chunks apart.
+    """
     if not global_prompt.strip() and not any(p.strip() for p in local_prompts):
         raise ValueError("syncos: no prompt (global and local prompts are all empty)")
-    locals_ = local_prompts or [""]
-    return [" ".join(p.strip() for p in (global_prompt, lp) if p.strip()) for lp in locals_]
+    g = global_prompt.strip()
+    out = []
+    for lp in local_prompts or [""]:
+        lp = lp.strip()
+        if lp and g and lp[-1] not in ".!?;:":
+            lp += "."
+        out.append(" ".join(p for p in (lp, g) if p))
+    return out
+
+
+def has_physics(transformer: Any) -> bool:
+    """Whether `transformer` is a WISA one (takes the physics condition) or a plain base model."""
+    return callable(getattr(transformer, "physical_parameters", None))
+
+
+def tiny_base_pipeline(base: str, seed: int = 0) -> WisaPipeline:
+    """The tiny random pipeline of `tiny_wisa_pipeline` with its *plain* diffusers transformer (no
+    physics module): SynCoS as the paper runs it, on a bare base model, for tests and --debug-models."""
+    from filmcrew.tools.video.wisa.pipeline import tiny_wisa_pipeline
+
+    p = tiny_wisa_pipeline(base, seed=seed)  # type: ignore[arg-type]
+    return _with_transformer(p, p.transformer.base)
+
+
+def _with_transformer(p: WisaPipeline, transformer: torch.nn.Module) -> WisaPipeline:
+    return WisaPipeline(base=p.base, transformer=transformer, vae=p.vae, scheduler=p.scheduler,
+                        text_encoder=p.text_encoder, tokenizer=p.tokenizer,
+                        native_frames=p.native_frames, native_fps=p.native_fps,
+                        native_width=p.native_width, native_height=p.native_height,
+                        max_text_tokens=p.max_text_tokens)
+
+
+def base_pipeline(base: str, *, model: str | None = None, device: str | torch.device | None = None,
+                  dtype: torch.dtype | None = None) -> WisaPipeline:
+    """A real base model alone (CogVideoX / Wan diffusers folder or cached hub id, no WISA weights)
+    on `device` (default: CUDA when present) in `dtype` (default: bfloat16 on CUDA)."""
+    from filmcrew.tools.video.wisa.pipeline import NATIVE, _load_base
+    from filmcrew.tools.video.wisa.weights import check_base, find_base_model
+
+    check_base(base)
+    src = find_base_model(base, model)
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    core, vae, scheduler, tokenizer, text_encoder, native = _load_base(base, str(src), dtype)  # type: ignore[arg-type]
+    for m in (core, text_encoder, vae):
+        m.eval().requires_grad_(False)
+    native = native or NATIVE[base]
+    return WisaPipeline(base=base, transformer=core.to(device), vae=vae.to(device),  # type: ignore[arg-type]
+                        scheduler=scheduler, text_encoder=text_encoder.to(device),
+                        tokenizer=tokenizer, native_frames=native["frames"],
+                        native_fps=native["fps"], native_width=native["width"],
+                        native_height=native["height"])
 
 
 class SyncosSampler:
@@ -72,8 +143,9 @@ class SyncosSampler:
 
     chunk_len: latent frames per chunk (default: the native length); stride: latent frames between
     chunk starts (default L//3: 4 for CogVideoX's 13); t_min: stage 2 runs while t > t_min (flow:
-    t = 1000·σ; default T_MIN_DDIM / T_MIN_FLOW); iters/lr: AdamW refinement per coupled step; minibatch: chunks per iteration, taken in
-    turn (None = all); kernel_sign/kernel_coeff/score_coeff: the CSD terms (see csd_gradient).
+    t = 1000·σ; default T_MIN_DDIM / T_MIN_FLOW); iters/lr: gradient-descent refinement per coupled
+    step, lr in x0 units (module docstring); minibatch: chunks per iteration, taken in turn (None =
+    all); kernel_sign/kernel_coeff/score_coeff: the CSD terms (see csd_gradient).
     `model_calls` counts transformer evaluations (one per chunk and CFG batch) for cost comparisons.
     """
 
@@ -106,16 +178,22 @@ class SyncosSampler:
         self.kernel_sign, self.kernel_coeff, self.score_coeff = kernel_sign, kernel_coeff, score_coeff
         self.negative_prompt = negative_prompt
         self.tdim = 2 if self.flow else 1  # Wan latents are (B,C,F,H,W), CogVideoX (B,F,C,H,W)
+        self.physics = has_physics(pipe.transformer)
+        if physics_guidance_scale is not None and not self.physics:
+            raise ValueError("syncos: physics_guidance_scale needs a WISA transformer; this "
+                             "pipeline has a plain base model")
         self.model_calls = 0
 
     # -- planning ---------------------------------------------------------------------------------
 
     def coupled_steps(self, num_inference_steps: int) -> list[bool]:
         """Which steps run stage 2 (t > t_min, syncos mode, iters > 0)."""
-        sched = self.pipe.fresh_scheduler()
-        sched.set_timesteps(num_inference_steps)
+        sched = Schedule(self.pipe.fresh_scheduler(), num_inference_steps, flow=self.flow,
+                         device="cpu")
         on = self.mode == "syncos" and self.iters > 0
-        return [on and float(t) > self.t_min for t in sched.timesteps]
+        # where x_t holds no signal (ᾱ_t = 0, σ = 1) it does not depend on x̂0: nothing to refine
+        return [on and float(t) > self.t_min and sched.signal(i) > 0
+                for i, t in enumerate(sched.timesteps)]
 
     def planned_calls(self, num_latent_frames: int, num_inference_steps: int) -> int:
         """Transformer evaluations one run will make (progress totals, cost estimates)."""
@@ -129,16 +207,25 @@ class SyncosSampler:
     def _chunk(self, x: torch.Tensor, w: Window) -> torch.Tensor:
         return x.narrow(self.tdim, w[0], w[1] - w[0])
 
-    def _predict(self, x: torch.Tensor, t: torch.Tensor, cond: tuple, gates: torch.Tensor,
+    def _predict(self, x: torch.Tensor, t: torch.Tensor, cond: tuple, gates: torch.Tensor | None,
                  rotary: Any, scale_input: Callable) -> torch.Tensor:
         """Guided model output (v or flow) for one chunk; no gradient flows through the model."""
         embeds, cats, quants = cond
         n = cfg_branches(self.guidance_scale, self.physics_guidance_scale)
         xin = scale_input(torch.cat([x] * n), t).to(self.pipe.dtype)
-        kwargs = {"image_rotary_emb": rotary} if rotary is not None else {}
+        tt = t.expand(xin.shape[0])
+        model = self.pipe.transformer
         with torch.no_grad():
-            pred = self.pipe.transformer(xin, embeds, t.expand(xin.shape[0]), categories=cats,
-                                         quantities=quants, gates=gates, **kwargs)
+            if self.physics:
+                kwargs = {"image_rotary_emb": rotary} if rotary is not None else {}
+                pred = model(xin, embeds, tt, categories=cats, quantities=quants, gates=gates,
+                             **kwargs)
+            elif self.flow:  # plain diffusers Wan
+                pred = model(hidden_states=xin, timestep=tt, encoder_hidden_states=embeds,
+                             return_dict=False)[0]
+            else:  # plain diffusers CogVideoX
+                pred = model(hidden_states=xin, encoder_hidden_states=embeds, timestep=tt,
+                             image_rotary_emb=rotary, return_dict=False)[0]
         self.model_calls += 1
         return combine_guidance(pred.float(), guidance_scale=self.guidance_scale,
                                 physics_guidance_scale=self.physics_guidance_scale)
@@ -155,19 +242,26 @@ class SyncosSampler:
     # -- stage 2 ---------------------------------------------------------------------------------------
 
     def refine(self, x0: torch.Tensor, eps: torch.Tensor, sched: Schedule, i: int,
-               windows: list[Window], conds: list[tuple], gates: torch.Tensor, rotary: Any,
+               windows: list[Window], conds: list[tuple], gates: torch.Tensor | None, rotary: Any,
                scale_input: Callable, on_call: Callable[[int], None] | None = None) -> torch.Tensor:
-        """CSD refinement of the whole x̂0 at step i's own timestep, with the step's fixed ε_base."""
+        """CSD refinement of the whole x̂0 at step i's own timestep, with the step's fixed ε_base.
+
+        Gradient descent in x0 units (module docstring): θ ← θ − lr·scatter_mean(g), g the CSD
+        gradient weighted by w(t). Frames no chunk of an iteration's minibatch covers do not move
+        in that iteration. At a step whose x_t holds no signal, x̂0 is returned as it is.
+        """
+        if self.iters == 0 or not sched.signal(i) > 0:
+            return x0
         t = sched.timesteps[i]
-        theta = x0.detach().clone().requires_grad_(True)
-        opt = torch.optim.AdamW([theta], lr=self.lr, weight_decay=0.0)  # decay would shrink latents
+        w = sched.x0_weight(i)
+        theta = x0.detach().clone()
         n = len(windows)
         b = min(n, self.minibatch or n)
         for k in range(self.iters):
             batch = [(k * b + j) % n for j in range(b)]  # chunks in turn: all get refined evenly
             particles, residuals = [], []
             for c in batch:
-                th, e = self._chunk(theta.detach(), windows[c]), self._chunk(eps, windows[c])
+                th, e = self._chunk(theta, windows[c]), self._chunk(eps, windows[c])
                 x_t = sched.noise(th, e, i)
                 pred = self._predict(x_t, t, conds[c], gates, rotary, scale_input)
                 particles.append(x_t)
@@ -176,11 +270,10 @@ class SyncosSampler:
                     on_call(c)
             g = csd_gradient(torch.stack(particles), torch.stack(residuals),
                              kernel_coeff=self.kernel_coeff, kernel_sign=self.kernel_sign,
-                             score_coeff=self.score_coeff)
-            opt.zero_grad()
-            theta.grad = self._scatter_mean(list(g), [windows[c] for c in batch], theta.detach())
-            opt.step()
-        return theta.detach()
+                             score_coeff=self.score_coeff, weight=w)
+            # frames outside the batch's windows get a zero step: they stay exactly where they are
+            theta = theta - self.lr * self._scatter_mean(list(g), [windows[c] for c in batch], theta)
+        return theta
 
     # -- the sampling run ---------------------------------------------------------------------------
 
@@ -212,7 +305,7 @@ class SyncosSampler:
         N = (T−1)·r + 1 as the base VAE decodes T latent frames (r = 4; CogVideoX's VAE gives that
         only for odd T, 4·T for even T).
 
-        Chunks take `global_prompt` + the local prompt of the event at their temporal centre. The
+        Chunks take the local prompt of the event at their temporal centre, then `global_prompt`. The
         callback gets (step, total steps, chunk) after every chunk evaluation, stage 1 and stage 2.
         """
         from filmcrew.models.wisa.physics import expert_gates
@@ -246,11 +339,19 @@ class SyncosSampler:
                                           chunk_shape[4], device=pipe.device)
         coupled = self.coupled_steps(num_inference_steps)
         total = len(sched.timesteps)
+        # per-run constants on the generator's device once, not every step
+        gate_cats = None
+        if self.physics:  # the CFG batch's category rows, built on the CPU (not read back from the model's device)
+            cats = torch.zeros(1, 29) if categories is None else categories.reshape(1, 29).float()
+            _, gate_cats, _ = build_cfg_batch(
+                torch.zeros(1, 1), torch.zeros(1, 1), cats, torch.zeros(1, 18),
+                guidance_scale=self.guidance_scale, physics_guidance_scale=self.physics_guidance_scale)
+            gate_cats = gate_cats.to(gen_device)
         with pipe.lock:
             for i, t in enumerate(sched.timesteps):
                 # Expert gates once per step, as the pipeline draws them: shared by every chunk.
-                gates = expert_gates(conds[0][1].float().to(gen_device), mode=self.gate_mode,
-                                     generator=generator).to(pipe.device, pipe.dtype)
+                gates = (expert_gates(gate_cats, mode=self.gate_mode, generator=generator)
+                         .to(pipe.device, pipe.dtype) if gate_cats is not None else None)
                 # Stage 1: every chunk predicts x̂0; overlaps are averaged.
                 x0_parts = []
                 for c, w in enumerate(windows):

@@ -50,15 +50,21 @@ def assign_prompts(windows: list[Window], n_events: int) -> list[int]:
     return [min(n_events - 1, int((s + e) / 2 / total * n_events)) for s, e in windows]
 
 
-def rbf_kernel(particles: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """RBF kernel K (B, B) on flattened particles, bandwidth h = median(‖xi − xj‖²)/log(B+1)."""
+def rbf_kernel(particles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """RBF kernel K (B, B) on flattened particles, bandwidth h = median(‖xi − xj‖²)/log(B+1).
+
+    h stays a tensor on the particles' device (no host synchronisation inside the loop).
+    """
     flat = particles.flatten(1).double()
     d2 = torch.cdist(flat, flat).pow(2)
     b = flat.shape[0]
-    off = d2[~torch.eye(b, dtype=torch.bool, device=d2.device)]
-    h = float(off.median()) / math.log(b + 1) if b > 1 else 1.0
-    if not h > 0:  # identical particles: any bandwidth gives K = 1 and no kernel force
-        h = 1.0
+    if b > 1:
+        off = d2[~torch.eye(b, dtype=torch.bool, device=d2.device)]
+        h = off.median() / math.log(b + 1)
+        # identical particles: any bandwidth gives K = 1 and no kernel force
+        h = torch.where(h > 0, h, torch.ones_like(h))
+    else:
+        h = torch.ones((), dtype=d2.dtype, device=d2.device)
     return torch.exp(-d2 / h), h
 
 
@@ -142,6 +148,26 @@ class Schedule:
         if self.flow:
             return pred - (eps - x0)
         return self.split(x_t, pred, i)[1] - eps
+
+    def signal(self, i: int) -> float:
+        """How much x̂0 there is in x at step i: √ᾱ_t (DDIM) or 1 − σ (flow); 0 at pure noise."""
+        if self.flow:
+            return 1.0 - self.sigmas[i]
+        return self._abar(i)[0] ** 0.5
+
+    def x0_weight(self, i: int) -> float:
+        """w(t) that turns a stage-2 residual into x0 units: θ − x̂0_model = w(t)·residual.
+
+        DDIM: x̂0 = (x_t − √(1−ᾱ) ε̂)/√ᾱ with x_t = √ᾱ θ + √(1−ᾱ) ε, so θ − x̂0 = √(1−ᾱ)/√ᾱ · (ε̂ − ε).
+        Flow: x̂0 = x_σ − σ v̂ with x_σ = (1−σ) θ + σ ε, so θ − x̂0 = σ · (v̂ − (ε − θ)).
+        Undefined (raises) where the signal is 0: there x_t does not depend on θ at all.
+        """
+        sig = self.signal(i)
+        if not sig > 0:
+            raise ValueError(f"step {i}: x_t holds no signal (pure noise); stage 2 has no gradient")
+        if self.flow:
+            return self.sigmas[i]
+        return (1.0 - sig * sig) ** 0.5 / sig
 
     def step(self, x0: torch.Tensor, eps: torch.Tensor, i: int) -> torch.Tensor:
         """Stage 3: the latent at the next step from x̂0 and the baseline noise."""
