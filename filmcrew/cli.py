@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,13 +99,15 @@ def chat(
     width: Annotated[int, typer.Option(help="frame width")] = 640,
     height: Annotated[int, typer.Option(help="frame height")] = 360,
     candidates: Annotated[int, typer.Option(help="candidate clips per shot")] = 2,
+    fps: Annotated[int, typer.Option(help="frames per second")] = 24,
 ) -> None:
     """Direct the crew in a conversation: describe a film, then "make the second shot slower",
     "darker music", "drop the last shot"… Each turn prints the new cut. Ctrl-D ends."""
     from filmcrew.chat import ChatSession
 
     try:
-        options = RunOptions(duration_s=duration, width=width, height=height, candidates=candidates)
+        options = RunOptions(duration_s=duration, width=width, height=height, candidates=candidates,
+                             fps=fps)
     except ValueError as e:
         raise UserError(_one_line(e)) from None
     session = ChatSession(run_dir, options=options)
@@ -144,7 +148,7 @@ def _plan_decision(session: Any, approve: Any) -> dict[str, Any]:
 def _say(reply: Any) -> None:
     if reply is None:
         return
-    console.print(f"[bold]crew:[/] {reply.text or reply.status}", soft_wrap=True)
+    console.print(f"[bold]crew:[/] {reply.text or reply.status}", soft_wrap=True, highlight=False)
     if reply.cut is not None:
         print(reply.cut, flush=True)
 
@@ -319,26 +323,45 @@ def train_regen(
 
 def _interactive_approver(run_dir: Path):
     def approve(request: dict[str, Any]) -> Any:
-        from filmcrew.schemas import StoryPlan
+        # the live progress display would draw over the question: pause it while the crew waits
+        with _progress.paused():
+            return _ask(request, run_dir)
 
-        plan = StoryPlan.model_validate(request["action_requests"][0]["args"]["plan"])
-        _show_plan(plan)
-        if not sys.stdin.isatty():
-            raise UserError("the plan needs approval and there is no terminal; pass --yes")
+    return approve
+
+
+def _ask(request: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    from filmcrew.schemas import StoryPlan
+
+    plan = StoryPlan.model_validate(request["action_requests"][0]["args"]["plan"])
+    _show_plan(plan)
+    if not sys.stdin.isatty():
+        raise UserError("the plan needs approval and there is no terminal; pass --yes")
+    while True:
         choice = typer.prompt("approve / edit / reject", default="approve").strip().lower()
         if choice.startswith("a"):
             return {"decisions": [{"type": "approve"}]}
-        if choice.startswith("e"):
-            path = Path(run_dir) / "plan.proposed.json"
-            path.write_text(plan.model_dump_json(indent=2))
-            typer.prompt(f"edit {path}, then press enter", default="", show_default=False)
-            edited = json.loads(path.read_text())
-            return {"decisions": [{"type": "edit",
-                                   "edited_action": {"name": "approve_plan", "args": {"plan": edited}}}]}
-        notes = typer.prompt("what should change? (empty = stop)", default="", show_default=False)
-        return {"decisions": [{"type": "reject", "message": notes}]}
+        if choice.startswith("r"):
+            notes = typer.prompt("what should change? (empty = stop)", default="",
+                                 show_default=False)
+            return {"decisions": [{"type": "reject", "message": notes}]}
+        if not choice.startswith("e"):
+            console.print(f"{choice!r}: type approve, edit or reject")
+            continue
+        from filmcrew.inputs import check_edited_plan
 
-    return approve
+        path = Path(run_dir) / "plan.proposed.json"
+        path.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
+        while True:
+            typer.prompt(f"edit {path}, then press enter", default="", show_default=False)
+            try:
+                edited = check_edited_plan(path.read_text(encoding="utf-8"), plan)
+                break
+            except ValueError as e:
+                console.print(f"[red]the edited plan:[/] {_one_line(e)}; fix the file and press "
+                              "enter again", soft_wrap=True)
+        return {"decisions": [{"type": "edit",
+                               "edited_action": {"name": "approve_plan", "args": {"plan": edited}}}]}
 
 
 def _show_plan(plan: Any) -> None:
@@ -361,6 +384,21 @@ class _progress:
     """Rich progress bars per node and per shot, fed by LangGraph custom stream events."""
 
     STAGES = ("planner", "review_plan", "physics", "generate", "shot_editor", "music", "renderer")
+    active: _progress | None = None  # the display on screen now, paused while a question waits
+
+    @classmethod
+    @contextmanager
+    def paused(cls) -> Iterator[None]:
+        """Stop the live display (and its refresh thread) while the user is asked something."""
+        bars = cls.active.bars if cls.active is not None else None
+        running = bars is not None and bars.live.is_started
+        if running:
+            bars.stop()
+        try:
+            yield
+        finally:
+            if running:
+                bars.start()
 
     def __enter__(self):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -372,6 +410,7 @@ class _progress:
         self.stages_done: set[str] = set()
         self.crew = self.bars.add_task("crew", total=len(self.STAGES))
         self.bars.__enter__()
+        _progress.active = self
         return self.on_event
 
     def on_event(self, mode: str, data: Any) -> None:
@@ -392,6 +431,7 @@ class _progress:
                     console.print(f"✓ {node}")
 
     def __exit__(self, *exc):
+        _progress.active = None
         self.bars.__exit__(*exc)
         return False
 
