@@ -50,6 +50,28 @@ def music_line(plan: dict[str, Any]) -> str:
             f"{tempo}; {instruments}. {b.get('description', '')}").strip()
 
 
+def public_text(text: str, run_dir: Path) -> str:
+    """Text for the page with the server's paths taken out: a path inside the chat directory
+    becomes relative to it (older replies named cuts by their absolute path), any other absolute
+    path is cut to its file name."""
+    import re
+
+    root = Path(run_dir)
+    for base in {str(root.resolve()), str(root.absolute()), str(root)}:
+        if base not in (".", ""):
+            text = text.replace(base.rstrip("/") + "/", "")
+    return re.sub(r"(?<![\w.])(?:/[^\s/:]+)+/([^\s/]+)", r"\1", text)
+
+
+def cut_label(number: int, path: Path) -> str:
+    """"cut 2 — 2.50 s, 3 shots": the cut as the user knows it (from cuts/cut-<n>.json)."""
+    try:
+        info = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
+        return f"cut {number} — {float(info['duration_s']):.2f} s, {len(info['shots'])} shots"
+    except (OSError, ValueError, KeyError, TypeError):  # older cuts have no sidecar
+        return f"cut {number}"
+
+
 class _Progress:
     """Feeds Gradio's progress bar from the session's stream events (stages and per-shot steps)."""
 
@@ -90,16 +112,22 @@ def build_app(run_dir: Path, *, options: RunOptions | None = None,
     session = ChatSession(Path(run_dir), options=options, settings=settings)
     lock = threading.Lock()  # one turn at a time: the thread has one head
 
-    def cut_choices() -> list[tuple[str, str]]:
-        return [(f"cut {i} — {c.name}", str(c)) for i, c in enumerate(session.cuts(), 1)]
+    def cut_files() -> dict[str, Path]:
+        return {f"cut {i}": c for i, c in enumerate(session.cuts(), 1)}
+
+    def cut_choices(files: dict[str, Path]) -> list[tuple[str, str]]:
+        # the browser sees "cut 1"; the server maps it to the file (no server paths on the page)
+        return [(cut_label(i, c), key) for i, (key, c) in enumerate(files.items(), 1)]
 
     def view(notice: str = "") -> tuple[Any, ...]:
         """Everything on the page, read back from the thread."""
-        chat = [{"role": "user" if role == "user" else "assistant", "content": text}
+        chat = [{"role": "user" if role == "user" else "assistant",
+                 "content": public_text(text, session.run_dir)}
                 for role, text in session.history()]
         pending = session.pending_approval()
         plan = pending["action_requests"][0]["args"]["plan"] if pending else None
-        cuts = cut_choices()
+        files = cut_files()
+        cuts = cut_choices(files)
         latest = cuts[-1][1] if cuts else None
         unfinished = session.unfinished()
         if unfinished:
@@ -110,9 +138,9 @@ def build_app(run_dir: Path, *, options: RunOptions | None = None,
             plan_rows(plan) if plan else [],
             music_line(plan) if plan else "",
             json.dumps(plan, indent=2) if plan else "",
-            latest,
+            str(files[latest]) if latest else None,
             gr.update(choices=cuts, value=latest),
-            notice,
+            public_text(notice, session.run_dir),
             gr.update(visible=unfinished),
         )
 
@@ -192,7 +220,8 @@ def build_app(run_dir: Path, *, options: RunOptions | None = None,
         reject.click(on_reject, inputs=notes, outputs=page)
         submit_edit.click(on_edit, inputs=edited, outputs=page)
         resume.click(on_continue, outputs=page)
-        cuts.input(lambda path: path, inputs=cuts, outputs=video)
+        cuts.input(lambda key: str(cut_files()[key]) if key in cut_files() else None, inputs=cuts,
+                   outputs=video)
     return app
 
 
