@@ -7,6 +7,7 @@ Bad input gets a one-line error and a non-zero exit, never a traceback (FILMCREW
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -72,6 +73,9 @@ def run(
         from filmcrew.config import Settings
 
         run_dir = Settings().runs_dir / _slug(request)
+    from filmcrew.inputs import check_run_dir
+
+    check_run_dir(run_dir, "run", request)
     approve = None if yes else _interactive_approver(run_dir)
     with _progress() as on_event:
         result = runner.start(request, options, run_dir, approve=approve, on_event=on_event)
@@ -83,7 +87,9 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="the run directory to co
            yes: Annotated[bool, typer.Option("--yes", "-y", help="approve the plan")] = False) -> None:
     """Continue a run that was interrupted or killed; finished work is not redone."""
     from filmcrew import runner
+    from filmcrew.inputs import check_run_dir
 
+    check_run_dir(run_dir, "resume")
     approve = None if yes else _interactive_approver(run_dir)
     with _progress() as on_event:
         result = runner.resume(run_dir, approve=approve, on_event=on_event)
@@ -110,6 +116,9 @@ def chat(
                              fps=fps)
     except ValueError as e:
         raise UserError(_one_line(e)) from None
+    from filmcrew.inputs import check_run_dir
+
+    check_run_dir(run_dir, "chat")
     session = ChatSession(run_dir, options=options)
     for role, text in session.history():
         console.print(f"[bold]{'you' if role == 'user' else 'crew'}:[/] {text}", soft_wrap=True)
@@ -133,8 +142,8 @@ def chat(
         try:
             with _progress() as on_event:
                 reply = session.send(message, approve=approve, auto_approve=yes, on_event=on_event)
-        except ValueError as e:
-            console.print(f"[red]error:[/] {_one_line(e)}", soft_wrap=True)
+        except (ValueError, UserError) as e:  # bad input is a message; the conversation goes on
+            console.print(f"[red]error:[/] {_one_line(e)}", soft_wrap=True, highlight=False)
             continue
         _say(reply)
 
@@ -162,6 +171,11 @@ def serve(
     """The chat in a web page (needs the `ui` extra: pip install 'filmcrew[ui]')."""
     import importlib.util
 
+    if not 1 <= port <= 65535:
+        raise UserError(f"--port {port}: choose a port from 1 to 65535")
+    from filmcrew.inputs import check_run_dir
+
+    check_run_dir(run_dir, "chat")
     if importlib.util.find_spec("gradio") is None:
         raise UserError("filmcrew serve needs Gradio: pip install 'filmcrew[ui]'")
     from filmcrew.web import serve as serve_app
@@ -184,6 +198,8 @@ def replay_cmd(
     from filmcrew import runner
     from filmcrew.replay import ReplayDivergence
 
+    if run_dir is not None and run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--run-dir {run_dir} is a file; give a new directory for the replay")
     nodes = [n.strip() for n in live.split(",") if n.strip()]
     try:
         with _progress() as on_event:
@@ -214,6 +230,11 @@ def eval_cmd(
     from filmcrew.config import Settings
     from filmcrew.eval.metrics import evaluate_runs
 
+    for d in [*run_dirs, *([baseline] if baseline else [])]:
+        if not (d / "report.json").is_file():
+            raise UserError(f"{d} holds no report.json; eval scores finished runs")
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a directory")
     json_path, html_path = evaluate_runs(list(run_dirs), out or run_dirs[0], baseline=baseline,
                                          clip_model=Settings().clip_model, debug_models=debug_models)
     console.print(f"[bold green]eval:[/] {json_path}\n[bold green]report:[/] {html_path}", soft_wrap=True)
@@ -259,8 +280,9 @@ def train_lca(
     debug_models: Annotated[bool, typer.Option(help="train the tiny LCA (tests, smoke runs)")] = False,
 ) -> None:
     """Train the shot editor's LCA scorer on FOLDER: videos are cut into shots, each video one edit."""
-    if minutes <= 0 or steps < 1:
-        raise UserError(f"--minutes {minutes:g} / --steps {steps}; both must be positive")
+    if not (math.isfinite(minutes) and minutes > 0) or steps < 1:
+        raise UserError(f"--minutes {minutes:g} / --steps {steps}; both must be positive and finite")
+    _check_training_paths(folder, out, must_exist=True)
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out}: the checkpoint must end in .safetensors")
     from filmcrew.models.lca import TINY_LCA_CONFIG, LCAConfig, save_lca
@@ -297,8 +319,10 @@ def train_regen(
     """Train REGEN (compact video latents with a generative decoder) on FOLDER; resumable."""
     if k not in (4, 8, 16, 32):
         raise UserError(f"--k {k}: choose 4, 8, 16 or 32")
-    if minutes <= 0 or steps < 1 or previz < 0:
-        raise UserError(f"--minutes {minutes:g} / --steps {steps} / --previz {previz}: must be positive")
+    if not (math.isfinite(minutes) and minutes > 0) or steps < 1 or previz < 0:
+        raise UserError(f"--minutes {minutes:g} / --steps {steps} / --previz {previz}: must be "
+                        "positive and finite")
+    _check_training_paths(folder, out, must_exist=not previz)
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out}: the checkpoint must end in .safetensors")
     from filmcrew.models.regen import default_config
@@ -319,6 +343,17 @@ def train_regen(
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _check_training_paths(folder: Path, out: Path, *, must_exist: bool) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder} is a file; give a folder of videos")
+    if must_exist and not folder.is_dir():
+        raise UserError(f"{folder} does not exist; give a folder of videos")
+    if out.exists() and out.is_dir():
+        raise UserError(f"--out {out} is a directory; give a .safetensors file name")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UserError(f"--out {out}: {out.parent} is a file, not a folder")
 
 
 def _interactive_approver(run_dir: Path):
@@ -465,23 +500,33 @@ def _one_line(e: Exception) -> str:
         field = ".".join(str(p) for p in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
         return f"{field}: {msg}" if field else msg
+    if isinstance(e, OSError) and e.strerror:
+        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def main() -> None:
     """Entry point: run the app, turning expected errors into one line and exit code 2."""
+    import sqlite3
+
     from filmcrew.llm.chat import StructuredOutputError
+    from filmcrew.replay import ReplayError
     from filmcrew.runner import RunError
 
     try:
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
-    except (UserError, RunError, StructuredOutputError, ValueError, FileNotFoundError,
-            PermissionError) as e:
+    except (UserError, RunError, ReplayError, StructuredOutputError, ValueError, OSError) as e:
         if os.environ.get("FILMCREW_DEBUG"):
             raise
-        console.print(f"[red]error:[/] {_one_line(e)}", soft_wrap=True)
+        console.print(f"[red]error:[/] {_one_line(e)}", soft_wrap=True, highlight=False)
+        sys.exit(2)
+    except sqlite3.DatabaseError as e:  # a damaged checkpoint database met after the checks
+        if os.environ.get("FILMCREW_DEBUG"):
+            raise
+        console.print(f"[red]error:[/] a checkpoint database is damaged ({_one_line(e)}); start "
+                      "again in a new --run-dir", soft_wrap=True, highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("interrupted; continue with `filmcrew resume RUN_DIR`")
@@ -495,7 +540,11 @@ def main() -> None:
             sys.exit(e.exit_code)
         if type(e).__name__ == "Abort":
             sys.exit(1)
-        raise
+        if os.environ.get("FILMCREW_DEBUG"):
+            raise
+        console.print(f"[red]internal error:[/] {type(e).__name__}: {_one_line(e)} (FILMCREW_DEBUG=1 "
+                      "shows the traceback; please report it)", soft_wrap=True, highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -149,8 +150,8 @@ def build_app(run_dir: Path, *, options: RunOptions | None = None,
         with lock:
             try:
                 reply: ChatReply = fn(_Progress(progress))
-            except (ValueError, RuntimeError) as e:
-                return view(f"⚠️ {e}")
+            except (ValueError, RuntimeError, OSError, sqlite3.Error) as e:
+                return view(f"⚠️ {str(e).strip().splitlines()[0] if str(e).strip() else e!r}")
             notice = {"awaiting_approval": "The plan is ready: approve, edit or reject it.",
                       "rejected": "The plan was rejected.",
                       "done": f"Cut {reply.turn} is ready."}.get(reply.status, "")
@@ -167,10 +168,17 @@ def build_app(run_dir: Path, *, options: RunOptions | None = None,
         return act(lambda sink: session.decide(decision, on_event=sink), progress)
 
     def on_edit(text: str, progress=gr.Progress()) -> tuple[Any, ...]:
+        from filmcrew.inputs import check_edited_plan
+        from filmcrew.schemas import StoryPlan
+
+        pending = session.pending_approval()
+        if pending is None:
+            return view("⚠️ no plan is waiting for approval")
+        proposed = StoryPlan.model_validate(pending["action_requests"][0]["args"]["plan"])
         try:
-            plan = json.loads(text)
-        except json.JSONDecodeError as e:
-            return view(f"⚠️ the edited plan is not valid JSON: {e.msg} (line {e.lineno})")
+            plan = check_edited_plan(text or "", proposed)
+        except ValueError as e:
+            return view(f"⚠️ the edited plan: {e}")
         decision = {"type": "edit", "edited_action": {"name": "approve_plan", "args": {"plan": plan}}}
         return act(lambda sink: session.decide(decision, on_event=sink), progress)
 

@@ -4,7 +4,6 @@ a reply, a notice or the list of cuts (issue 14)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
