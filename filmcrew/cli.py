@@ -282,9 +282,9 @@ def train_lca(
     """Train the shot editor's LCA scorer on FOLDER: videos are cut into shots, each video one edit."""
     if not (math.isfinite(minutes) and minutes > 0) or steps < 1:
         raise UserError(f"--minutes {minutes:g} / --steps {steps}; both must be positive and finite")
-    _check_training_paths(folder, out, must_exist=True)
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out}: the checkpoint must end in .safetensors")
+    _check_training_paths(folder, out, must_exist=True)
     from filmcrew.models.lca import TINY_LCA_CONFIG, LCAConfig, save_lca
     from filmcrew.tools.edit.lca.scorer import CONTINUITY_DIM
     from filmcrew.tools.edit.lca.train import TrainConfig, video_scenes
@@ -322,9 +322,9 @@ def train_regen(
     if not (math.isfinite(minutes) and minutes > 0) or steps < 1 or previz < 0:
         raise UserError(f"--minutes {minutes:g} / --steps {steps} / --previz {previz}: must be "
                         "positive and finite")
-    _check_training_paths(folder, out, must_exist=not previz)
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out}: the checkpoint must end in .safetensors")
+    _check_training_paths(folder, out, must_exist=not previz)
     from filmcrew.models.regen import default_config
     from filmcrew.tools.video.regen.train import train_regen as fit
     from filmcrew.trainsets import make_previz_clips
