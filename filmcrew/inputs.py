@@ -113,8 +113,8 @@ def check_run_dir(run_dir: Path, purpose: str, request: str | None = None) -> No
 
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
-        raise RunError(f"{run_dir} is a file, not a run directory; give a directory (a new one is "
-                       "made)")
+        what = "the run's directory" if purpose == "resume" else "a directory (a new one is made)"
+        raise RunError(f"{run_dir} is a file, not a run directory; give {what}")
     if not run_dir.exists():
         if purpose == "resume":
             raise RunError(f"{run_dir} holds no run to resume (no run.json)")
