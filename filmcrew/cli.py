@@ -500,8 +500,11 @@ def _one_line(e: Exception) -> str:
         field = ".".join(str(p) for p in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
         return f"{field}: {msg}" if field else msg
-    if isinstance(e, OSError) and e.strerror:
-        return f"{e.filename}: {e.strerror}" if e.filename else e.strerror
+    strerror, filename = getattr(e, "strerror", None), getattr(e, "filename", None)
+    if isinstance(strerror, str) and strerror:  # OSError and PyAV's errors: no "[Errno …]"
+        if type(e).__module__.startswith("av"):  # a media file that cannot be decoded
+            return f"{filename}: {strerror.lower()} (damaged or half-written?)"
+        return f"{filename}: {strerror}" if filename else strerror
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 

@@ -269,7 +269,8 @@ CASES = [
          "trace.jsonl", keep=lambda c: c.tmp / "run", needs_run=True),
     Case("eval: half-written final.mp4", lambda c: ["eval", str(_half_final(c)), "--out",
                                                     str(c.tmp / "ev")],
-         "final.mp4", keep=lambda c: c.tmp / "run", needs_run=True),
+         "final.mp4: invalid data found when processing input (damaged or half-written?)",
+         keep=lambda c: c.tmp / "run", needs_run=True),
     # the chat: each bad message is one line, the conversation goes on, no turn starts
     Case("chat: bad messages", lambda c: ["chat", "--run-dir", str(c.tmp / "c"), "--yes"],
          "error: ", code=0, errors=5,
