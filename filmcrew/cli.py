@@ -7,8 +7,11 @@ Bad input gets a one-line error and a non-zero exit, never a traceback (FILMCREW
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,6 +78,9 @@ def run(
         from filmcrew.config import Settings
 
         run_dir = Settings().runs_dir / _slug(request)
+    from filmcrew.inputs import check_run_dir
+
+    check_run_dir(run_dir, "run", request)
     approve = None if yes else _interactive_approver(run_dir)
     with _progress() as on_event:
         result = runner.start(request, options, run_dir, approve=approve, on_event=on_event)
@@ -86,7 +92,9 @@ def resume(run_dir: Annotated[Path, typer.Argument(help="the run directory to co
            yes: Annotated[bool, typer.Option("--yes", "-y", help="approve the plan")] = False) -> None:
     """Continue a run that was interrupted or killed; finished work is not redone."""
     from filmcrew import runner
+    from filmcrew.inputs import check_run_dir
 
+    check_run_dir(run_dir, "resume")
     approve = None if yes else _interactive_approver(run_dir)
     with _progress() as on_event:
         result = runner.resume(run_dir, approve=approve, on_event=on_event)
@@ -102,15 +110,20 @@ def chat(
     width: Annotated[int, typer.Option(help="frame width")] = 640,
     height: Annotated[int, typer.Option(help="frame height")] = 360,
     candidates: Annotated[int, typer.Option(help="candidate clips per shot")] = 2,
+    fps: Annotated[int, typer.Option(help="frames per second")] = 24,
 ) -> None:
     """Direct the crew in a conversation: describe a film, then "make the second shot slower",
     "darker music", "drop the last shot"… Each turn prints the new cut. Ctrl-D ends."""
     from filmcrew.chat import ChatSession
 
     try:
-        options = RunOptions(duration_s=duration, width=width, height=height, candidates=candidates)
+        options = RunOptions(duration_s=duration, width=width, height=height, candidates=candidates,
+                             fps=fps)
     except ValueError as e:
         raise UserError(_one_line(e)) from None
+    from filmcrew.inputs import check_run_dir
+
+    check_run_dir(run_dir, "chat")
     session = ChatSession(run_dir, options=options)
     for role, text in session.history():
         console.print(f"[bold]{'you' if role == 'user' else 'crew'}:[/] {text}", soft_wrap=True)
@@ -134,8 +147,8 @@ def chat(
         try:
             with _progress() as on_event:
                 reply = session.send(message, approve=approve, auto_approve=yes, on_event=on_event)
-        except ValueError as e:
-            console.print(f"[red]error:[/] {_one_line(e)}", soft_wrap=True)
+        except (ValueError, UserError) as e:  # bad input is a message; the conversation goes on
+            console.print(f"[red]error:[/] {_one_line(e)}", soft_wrap=True, highlight=False)
             continue
         _say(reply)
 
@@ -149,7 +162,7 @@ def _plan_decision(session: Any, approve: Any) -> dict[str, Any]:
 def _say(reply: Any) -> None:
     if reply is None:
         return
-    console.print(f"[bold]crew:[/] {reply.text or reply.status}", soft_wrap=True)
+    console.print(f"[bold]crew:[/] {reply.text or reply.status}", soft_wrap=True, highlight=False)
     if reply.cut is not None:
         print(reply.cut, flush=True)
 
@@ -163,6 +176,11 @@ def serve(
     """The chat in a web page (needs the `ui` extra: pip install 'filmcrew[ui]')."""
     import importlib.util
 
+    if not 1 <= port <= 65535:
+        raise UserError(f"--port {port}: choose a port from 1 to 65535")
+    from filmcrew.inputs import check_run_dir
+
+    check_run_dir(run_dir, "chat")
     if importlib.util.find_spec("gradio") is None:
         raise UserError("filmcrew serve needs Gradio: pip install 'filmcrew[ui]'")
     from filmcrew.web import serve as serve_app
@@ -185,6 +203,8 @@ def replay_cmd(
     from filmcrew import runner
     from filmcrew.replay import ReplayDivergence
 
+    if run_dir is not None and run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"--run-dir {run_dir} is a file; give a new directory for the replay")
     nodes = [n.strip() for n in live.split(",") if n.strip()]
     try:
         with _progress() as on_event:
@@ -215,6 +235,11 @@ def eval_cmd(
     from filmcrew.config import Settings
     from filmcrew.eval.metrics import evaluate_runs
 
+    for d in [*run_dirs, *([baseline] if baseline else [])]:
+        if not (d / "report.json").is_file():
+            raise UserError(f"{d} holds no report.json; eval scores finished runs")
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a directory")
     json_path, html_path = evaluate_runs(list(run_dirs), out or run_dirs[0], baseline=baseline,
                                          clip_model=Settings().clip_model, debug_models=debug_models)
     console.print(f"[bold green]eval:[/] {json_path}\n[bold green]report:[/] {html_path}", soft_wrap=True)
@@ -268,13 +293,13 @@ def train_lca(
     Each shot also gets bad takes (mirrored, played backwards, colour-graded) so the LCA learns which
     take of a shot cuts right. Features are cached per video next to --out: a rerun resumes.
     """
-    if minutes <= 0 or steps < 1 or text_weight < 0:
+    if not (math.isfinite(minutes) and minutes > 0) or steps < 1 or not math.isfinite(text_weight) \
+            or text_weight < 0:
         raise UserError(f"--minutes {minutes:g} / --steps {steps} / --text-weight {text_weight:g}; "
-                        "minutes and steps must be positive, the text weight >= 0")
+                        "minutes and steps must be positive and finite, the text weight >= 0")
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out}: the checkpoint must end in .safetensors")
-    if not folder.is_dir():
-        raise UserError(f"{folder} is not a folder")
+    _check_training_paths(folder, out, must_exist=True)
     from rich.progress import Progress
 
     from filmcrew.models.lca import TINY_LCA_CONFIG, LCAConfig, save_lca
@@ -327,10 +352,12 @@ def train_regen(
     """Train REGEN (compact video latents with a generative decoder) on FOLDER; resumable."""
     if k not in (4, 8, 16, 32):
         raise UserError(f"--k {k}: choose 4, 8, 16 or 32")
-    if minutes <= 0 or steps < 1 or previz < 0:
-        raise UserError(f"--minutes {minutes:g} / --steps {steps} / --previz {previz}: must be positive")
+    if not (math.isfinite(minutes) and minutes > 0) or steps < 1 or previz < 0:
+        raise UserError(f"--minutes {minutes:g} / --steps {steps} / --previz {previz}: must be "
+                        "positive and finite")
     if out.suffix != ".safetensors":
         raise UserError(f"--out {out}: the checkpoint must end in .safetensors")
+    _check_training_paths(folder, out, must_exist=not previz)
     from filmcrew.models.regen import default_config
     from filmcrew.tools.video.regen.train import train_regen as fit
     from filmcrew.trainsets import make_previz_clips
@@ -351,28 +378,58 @@ def train_regen(
 # -- helpers ------------------------------------------------------------------------------------
 
 
+def _check_training_paths(folder: Path, out: Path, *, must_exist: bool) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder} is a file; give a folder of videos")
+    if must_exist and not folder.is_dir():
+        raise UserError(f"{folder} does not exist; give a folder of videos")
+    if out.exists() and out.is_dir():
+        raise UserError(f"--out {out} is a directory; give a .safetensors file name")
+    if out.parent.exists() and not out.parent.is_dir():
+        raise UserError(f"--out {out}: {out.parent} is a file, not a folder")
+
+
 def _interactive_approver(run_dir: Path):
     def approve(request: dict[str, Any]) -> Any:
-        from filmcrew.schemas import StoryPlan
+        # the live progress display would draw over the question: pause it while the crew waits
+        with _progress.paused():
+            return _ask(request, run_dir)
 
-        plan = StoryPlan.model_validate(request["action_requests"][0]["args"]["plan"])
-        _show_plan(plan)
-        if not sys.stdin.isatty():
-            raise UserError("the plan needs approval and there is no terminal; pass --yes")
+    return approve
+
+
+def _ask(request: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    from filmcrew.schemas import StoryPlan
+
+    plan = StoryPlan.model_validate(request["action_requests"][0]["args"]["plan"])
+    _show_plan(plan)
+    if not sys.stdin.isatty():
+        raise UserError("the plan needs approval and there is no terminal; pass --yes")
+    while True:
         choice = typer.prompt("approve / edit / reject", default="approve").strip().lower()
         if choice.startswith("a"):
             return {"decisions": [{"type": "approve"}]}
-        if choice.startswith("e"):
-            path = Path(run_dir) / "plan.proposed.json"
-            path.write_text(plan.model_dump_json(indent=2))
-            typer.prompt(f"edit {path}, then press enter", default="", show_default=False)
-            edited = json.loads(path.read_text())
-            return {"decisions": [{"type": "edit",
-                                   "edited_action": {"name": "approve_plan", "args": {"plan": edited}}}]}
-        notes = typer.prompt("what should change? (empty = stop)", default="", show_default=False)
-        return {"decisions": [{"type": "reject", "message": notes}]}
+        if choice.startswith("r"):
+            notes = typer.prompt("what should change? (empty = stop)", default="",
+                                 show_default=False)
+            return {"decisions": [{"type": "reject", "message": notes}]}
+        if not choice.startswith("e"):
+            console.print(f"{choice!r}: type approve, edit or reject")
+            continue
+        from filmcrew.inputs import check_edited_plan
 
-    return approve
+        path = Path(run_dir) / "plan.proposed.json"
+        path.write_text(plan.model_dump_json(indent=2), encoding="utf-8")
+        while True:
+            typer.prompt(f"edit {path}, then press enter", default="", show_default=False)
+            try:
+                edited = check_edited_plan(path.read_text(encoding="utf-8"), plan)
+                break
+            except ValueError as e:
+                console.print(f"[red]the edited plan:[/] {_one_line(e)}; fix the file and press "
+                              "enter again", soft_wrap=True)
+        return {"decisions": [{"type": "edit",
+                               "edited_action": {"name": "approve_plan", "args": {"plan": edited}}}]}
 
 
 def _show_plan(plan: Any) -> None:
@@ -395,6 +452,21 @@ class _progress:
     """Rich progress bars per node and per shot, fed by LangGraph custom stream events."""
 
     STAGES = ("planner", "review_plan", "physics", "generate", "shot_editor", "music", "renderer")
+    active: _progress | None = None  # the display on screen now, paused while a question waits
+
+    @classmethod
+    @contextmanager
+    def paused(cls) -> Iterator[None]:
+        """Stop the live display (and its refresh thread) while the user is asked something."""
+        bars = cls.active.bars if cls.active is not None else None
+        running = bars is not None and bars.live.is_started
+        if running:
+            bars.stop()
+        try:
+            yield
+        finally:
+            if running:
+                bars.start()
 
     def __enter__(self):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -406,6 +478,7 @@ class _progress:
         self.stages_done: set[str] = set()
         self.crew = self.bars.add_task("crew", total=len(self.STAGES))
         self.bars.__enter__()
+        _progress.active = self
         return self.on_event
 
     def on_event(self, mode: str, data: Any) -> None:
@@ -426,6 +499,7 @@ class _progress:
                     console.print(f"✓ {node}")
 
     def __exit__(self, *exc):
+        _progress.active = None
         self.bars.__exit__(*exc)
         return False
 
@@ -459,23 +533,36 @@ def _one_line(e: Exception) -> str:
         field = ".".join(str(p) for p in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
         return f"{field}: {msg}" if field else msg
+    strerror, filename = getattr(e, "strerror", None), getattr(e, "filename", None)
+    if isinstance(strerror, str) and strerror:  # OSError and PyAV's errors: no "[Errno …]"
+        if type(e).__module__.startswith("av"):  # a media file that cannot be decoded
+            return f"{filename}: {strerror.lower()} (damaged or half-written?)"
+        return f"{filename}: {strerror}" if filename else strerror
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def main() -> None:
     """Entry point: run the app, turning expected errors into one line and exit code 2."""
+    import sqlite3
+
     from filmcrew.llm.chat import StructuredOutputError
+    from filmcrew.replay import ReplayError
     from filmcrew.runner import RunError
 
     try:
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
-    except (UserError, RunError, StructuredOutputError, ValueError, FileNotFoundError,
-            PermissionError) as e:
+    except (UserError, RunError, ReplayError, StructuredOutputError, ValueError, OSError) as e:
         if os.environ.get("FILMCREW_DEBUG"):
             raise
-        console.print(f"[red]error:[/] {_one_line(e)}", soft_wrap=True)
+        console.print(f"[red]error:[/] {_one_line(e)}", soft_wrap=True, highlight=False)
+        sys.exit(2)
+    except sqlite3.DatabaseError as e:  # a damaged checkpoint database met after the checks
+        if os.environ.get("FILMCREW_DEBUG"):
+            raise
+        console.print(f"[red]error:[/] a checkpoint database is damaged ({_one_line(e)}); start "
+                      "again in a new --run-dir", soft_wrap=True, highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("interrupted; continue with `filmcrew resume RUN_DIR`")
@@ -489,7 +576,11 @@ def main() -> None:
             sys.exit(e.exit_code)
         if type(e).__name__ == "Abort":
             sys.exit(1)
-        raise
+        if os.environ.get("FILMCREW_DEBUG"):
+            raise
+        console.print(f"[red]internal error:[/] {type(e).__name__}: {_one_line(e)} (FILMCREW_DEBUG=1 "
+                      "shows the traceback; please report it)", soft_wrap=True, highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -169,13 +169,8 @@ def _known(value: str, allowed: tuple[str, ...], what: str) -> str:
 
 
 def validate_request(request: str) -> str:
-    """Strip and check a natural-language request; raise ValueError with a one-line reason."""
-    text = (request or "").strip()
-    if not text:
-        raise ValueError("the request is empty; describe the film you want")
-    if len(text) > MAX_REQUEST_CHARS:
-        raise ValueError(
-            f"the request is {len(text)} characters; keep it under {MAX_REQUEST_CHARS}"
-        )
-    return text
+    """Strip and check a natural-language request; raise ValueError with a one-line reason
+    (empty, too long, control characters, a path or shell text, an unusable stated length)."""
+    from filmcrew.inputs import check_request
 
+    return check_request(request)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,28 @@ def music_line(plan: dict[str, Any]) -> str:
     instruments = ", ".join(b.get("instruments") or [])
     return (f"Music: {b.get('key', '?')} {b.get('mode', '')}, {b.get('emotional_tone', '')}, "
             f"{tempo}; {instruments}. {b.get('description', '')}").strip()
+
+
+def public_text(text: str, run_dir: Path) -> str:
+    """Text for the page with the server's paths taken out: a path inside the chat directory
+    becomes relative to it (older replies named cuts by their absolute path), any other absolute
+    path is cut to its file name."""
+    import re
+
+    root = Path(run_dir)
+    for base in {str(root.resolve()), str(root.absolute()), str(root)}:
+        if base not in (".", ""):
+            text = text.replace(base.rstrip("/") + "/", "")
+    return re.sub(r"(?<![\w.])(?:/[^\s/:]+)+/([^\s/]+)", r"\1", text)
+
+
+def cut_label(number: int, path: Path) -> str:
+    """"cut 2 — 2.50 s, 3 shots": the cut as the user knows it (from cuts/cut-<n>.json)."""
+    try:
+        info = json.loads(Path(path).with_suffix(".json").read_text(encoding="utf-8"))
+        return f"cut {number} — {float(info['duration_s']):.2f} s, {len(info['shots'])} shots"
+    except (OSError, ValueError, KeyError, TypeError):  # older cuts have no sidecar
+        return f"cut {number}"
 
 
 class _Progress:
@@ -90,16 +113,22 @@ def build_app(run_dir: Path, *, options: RunOptions | None = None,
     session = ChatSession(Path(run_dir), options=options, settings=settings)
     lock = threading.Lock()  # one turn at a time: the thread has one head
 
-    def cut_choices() -> list[tuple[str, str]]:
-        return [(f"cut {i} — {c.name}", str(c)) for i, c in enumerate(session.cuts(), 1)]
+    def cut_files() -> dict[str, Path]:
+        return {f"cut {i}": c for i, c in enumerate(session.cuts(), 1)}
+
+    def cut_choices(files: dict[str, Path]) -> list[tuple[str, str]]:
+        # the browser sees "cut 1"; the server maps it to the file (no server paths on the page)
+        return [(cut_label(i, c), key) for i, (key, c) in enumerate(files.items(), 1)]
 
     def view(notice: str = "") -> tuple[Any, ...]:
         """Everything on the page, read back from the thread."""
-        chat = [{"role": "user" if role == "user" else "assistant", "content": text}
+        chat = [{"role": "user" if role == "user" else "assistant",
+                 "content": public_text(text, session.run_dir)}
                 for role, text in session.history()]
         pending = session.pending_approval()
         plan = pending["action_requests"][0]["args"]["plan"] if pending else None
-        cuts = cut_choices()
+        files = cut_files()
+        cuts = cut_choices(files)
         latest = cuts[-1][1] if cuts else None
         unfinished = session.unfinished()
         if unfinished:
@@ -110,9 +139,9 @@ def build_app(run_dir: Path, *, options: RunOptions | None = None,
             plan_rows(plan) if plan else [],
             music_line(plan) if plan else "",
             json.dumps(plan, indent=2) if plan else "",
-            latest,
+            str(files[latest]) if latest else None,
             gr.update(choices=cuts, value=latest),
-            notice,
+            public_text(notice, session.run_dir),
             gr.update(visible=unfinished),
         )
 
@@ -121,8 +150,8 @@ def build_app(run_dir: Path, *, options: RunOptions | None = None,
         with lock:
             try:
                 reply: ChatReply = fn(_Progress(progress))
-            except (ValueError, RuntimeError) as e:
-                return view(f"⚠️ {e}")
+            except (ValueError, RuntimeError, OSError, sqlite3.Error) as e:
+                return view(f"⚠️ {str(e).strip().splitlines()[0] if str(e).strip() else e!r}")
             notice = {"awaiting_approval": "The plan is ready: approve, edit or reject it.",
                       "rejected": "The plan was rejected.",
                       "done": f"Cut {reply.turn} is ready."}.get(reply.status, "")
@@ -139,10 +168,17 @@ def build_app(run_dir: Path, *, options: RunOptions | None = None,
         return act(lambda sink: session.decide(decision, on_event=sink), progress)
 
     def on_edit(text: str, progress=gr.Progress()) -> tuple[Any, ...]:
+        from filmcrew.inputs import check_edited_plan
+        from filmcrew.schemas import StoryPlan
+
+        pending = session.pending_approval()
+        if pending is None:
+            return view("⚠️ no plan is waiting for approval")
+        proposed = StoryPlan.model_validate(pending["action_requests"][0]["args"]["plan"])
         try:
-            plan = json.loads(text)
-        except json.JSONDecodeError as e:
-            return view(f"⚠️ the edited plan is not valid JSON: {e.msg} (line {e.lineno})")
+            plan = check_edited_plan(text or "", proposed)
+        except ValueError as e:
+            return view(f"⚠️ the edited plan: {e}")
         decision = {"type": "edit", "edited_action": {"name": "approve_plan", "args": {"plan": plan}}}
         return act(lambda sink: session.decide(decision, on_event=sink), progress)
 
@@ -192,7 +228,8 @@ def build_app(run_dir: Path, *, options: RunOptions | None = None,
         reject.click(on_reject, inputs=notes, outputs=page)
         submit_edit.click(on_edit, inputs=edited, outputs=page)
         resume.click(on_continue, outputs=page)
-        cuts.input(lambda path: path, inputs=cuts, outputs=video)
+        cuts.input(lambda key: str(cut_files()[key]) if key in cut_files() else None, inputs=cuts,
+                   outputs=video)
     return app
 
 

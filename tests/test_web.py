@@ -165,8 +165,9 @@ def test_chat_page_plans_renders_edits_and_keeps_cuts(tmp_path):
             page.click("#cuts input")
             page.wait_for_selector("[role=option]", timeout=5_000)
             options = page.locator("[role=option]").all_inner_texts()
-            assert len(options) == 2 and "cut-1.mp4" in options[0], options
-            page.locator("[role=option]", has_text="cut-1.mp4").click()
+            assert len(options) == 2 and options[0].startswith("cut 1 — 3.00 s"), options
+            assert not any("/" in o for o in options), options  # no server paths
+            page.locator("[role=option]", has_text="cut 1 —").click()
             page.wait_for_function(VIDEO_READY, arg=[second_src], timeout=20_000)
             assert page.evaluate(VIDEO)[1] == pytest.approx(first, abs=0.05)
             chat = page.inner_text("#chat")

@@ -8,6 +8,7 @@ which is also kept as `cuts/cut-<turn>.mp4`.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from typing import Any
@@ -165,9 +166,15 @@ def reply_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     os.replace(tmp, cut)
     plan = StoryPlan.model_validate(state["plan"])
     b = plan.music_brief
-    text = (f"{state.get('edit_note') or 'Here is the film.'} Cut {turn}: {cut} — "
+    # the cut as the user knows it (its number, length and shots), never a server path
+    text = (f"{state.get('edit_note') or 'Here is the film.'} Cut {turn}: "
             f"{len(plan.shots)} shots, {plan.duration_s:.2f} s "
             f"({', '.join(f'{s.duration_s:.2f}' for s in plan.shots)} s), music {b.key} {b.mode}, "
             f"{b.emotional_tone}.")
+    # what the page lists for this cut: its number, length and shots (cuts/cut-<turn>.json)
+    cut.with_suffix(".json").write_text(json.dumps({
+        "cut": turn, "duration_s": round(plan.duration_s, 3),
+        "shots": [{"id": s.id, "duration_s": round(s.duration_s, 3)} for s in plan.shots]}),
+        encoding="utf-8")
     cuts = [*state.get("cuts", []), str(cut.relative_to(ctx.run_dir))]
     return {"messages": [AIMessage(text)], "cuts": cuts, "edit_note": ""}

@@ -60,7 +60,8 @@ def test_each_turn_reflects_its_edit(conversation):
         info = probe(reply.cut)
         assert info.video_frames == round(sum(durations) * 24)
         assert abs(info.audio_duration_s - info.video_frames / 24) <= 1 / 24
-        assert str(reply.cut) in reply.text
+        assert f"Cut {reply.turn}: {len(durations)} shots" in reply.text  # named, not a path
+        assert str(session.run_dir) not in reply.text
     assert session.cuts() == [r.cut for r in (first, slower, darker, dropped)]
 
 
