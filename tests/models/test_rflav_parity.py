@@ -115,3 +115,31 @@ def test_the_official_save_pretrained_folder_loads_strictly(tmp_path, tiny, weig
     folder = hub_folder(tmp_path / "u", uncond_config(tiny), uncond_state(weights))
     model, cfg, meta = load_flav(str(folder), debug=False)
     assert cfg.num_classes == 0 and meta["conditional"] is False and meta["num_classes"] == 0
+
+
+# -- 2. the cross-modal feed-forward is modulated as (scale, shift, gate) ------------------------
+
+
+def test_cross_modal_feed_forward_unpacks_scale_shift_gate():
+    """Official `scale_v, shift_v, gate_v = video_scale(a_avg).chunk(3)`: the first third scales."""
+    from filmcrew.models.rflav.flav import TINY_FLAV_CONFIG, FLAVBlock
+
+    blk = FLAVBlock(TINY_FLAV_CONFIG)
+    d = TINY_FLAV_CONFIG.hidden_size
+    with torch.no_grad():
+        for p in blk.parameters():
+            p.zero_()  # attention gates 0: only the feed-forwards act
+        for mod in (blk.video_mlp_mod, blk.audio_mlp_mod):
+            mod[1].bias.copy_(torch.cat([torch.full((d,), 0.5), torch.zeros(d), torch.ones(d)]))
+        for mlp in (blk.video_mlp, blk.audio_mlp):
+            torch.nn.init.normal_(mlp.fc1.weight, generator=torch.Generator().manual_seed(0))
+            torch.nn.init.normal_(mlp.fc2.weight, generator=torch.Generator().manual_seed(1))
+    g = torch.Generator().manual_seed(2)
+    v, a = torch.randn(1, 3, 64, d, generator=g), torch.randn(1, 3, 10, d, generator=g)
+    c = torch.randn(1, 3, d, generator=g)
+    with torch.no_grad():
+        ov, oa = blk(v, a, c, c)
+        expect_v = v + blk.video_mlp(blk.video_norm_mlp(v) * 1.5)  # scale 0.5, shift 0, gate 1
+        expect_a = a + blk.audio_mlp(blk.audio_norm_mlp(a) * 1.5)
+    torch.testing.assert_close(ov, expect_v)
+    torch.testing.assert_close(oa, expect_a)

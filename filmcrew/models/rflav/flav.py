@@ -168,8 +168,9 @@ class FLAVBlock(nn.Module):
 
         a_bar = self.audio_to_video(a.mean(dim=2)) + c_v  # audio drives the video feed-forward
         v_bar = self.video_to_audio(v.mean(dim=2)) + c_a  # video drives the audio feed-forward
-        sv, scv, gv = self.video_mlp_mod(a_bar).chunk(3, dim=-1)
-        sa, sca, ga = self.audio_mlp_mod(v_bar).chunk(3, dim=-1)
+        # the official order here is (scale, shift, gate), unlike every other modulation (shift first)
+        scv, sv, gv = self.video_mlp_mod(a_bar).chunk(3, dim=-1)
+        sca, sa, ga = self.audio_mlp_mod(v_bar).chunk(3, dim=-1)
         v = v + gv.unsqueeze(2) * self.video_mlp(modulate(self.video_norm_mlp(v), sv, scv))
         a = a + ga.unsqueeze(2) * self.audio_mlp(modulate(self.audio_norm_mlp(a), sa, sca))
         return v, a
