@@ -20,6 +20,7 @@ from filmcrew.models.rflav.keys import (
     config_from_json,
     from_published,
     load_flav,
+    load_state,
     to_published,
 )
 
@@ -143,3 +144,54 @@ def test_cross_modal_feed_forward_unpacks_scale_shift_gate():
         expect_a = a + blk.audio_mlp(blk.audio_norm_mlp(a) * 1.5)
     torch.testing.assert_close(ov, expect_v)
     torch.testing.assert_close(oa, expect_a)
+
+
+# -- 3. audio attention is causal token by token over the window's T·10 mel tokens ---------------
+
+
+def loaded(tiny: dict, weights: dict[str, torch.Tensor], conditional: bool = True) -> FLAV:
+    cfg = config_from_json(tiny["hub_config_json"] if conditional else uncond_config(tiny))
+    model = FLAV(cfg)
+    load_state(model, weights if conditional else uncond_state(weights))
+    return model.eval()
+
+
+def test_audio_attention_is_token_causal_within_a_frame(tiny, weights):
+    """Changing the later mel tokens of frame 0 leaves the attention of its earlier tokens alone."""
+    model = loaded(tiny, weights)
+    blk = model.blocks[0]
+    g = torch.Generator().manual_seed(3)
+    d = model.config.hidden_size
+    v, a, c = (torch.randn(1, 2, 64, d, generator=g), torch.randn(1, 2, 10, d, generator=g),
+               torch.randn(1, 2, d, generator=g))
+    a2 = a.clone()
+    a2[0, 0, 5:] += 1.0
+    seen: list[torch.Tensor] = []
+    blk.audio_attn.register_forward_hook(lambda m, args, out: seen.append(out))
+    with torch.no_grad():
+        blk(v, a, c, c)
+        blk(v, a2, c, c)
+    assert torch.equal(seen[0][0, :5], seen[1][0, :5])
+    assert not torch.equal(seen[0][0, 5:], seen[1][0, 5:])
+
+
+@pytest.mark.parametrize("case", ["fwd", "fwd_cfg", "fwd_uncond"])
+def test_forward_matches_the_official_model(case, tiny, weights, io):
+    model = loaded(tiny, weights, conditional=case != "fwd_uncond")
+    seen: dict[str, torch.Tensor] = {}
+    for i, blk in enumerate(model.blocks):
+        blk.register_forward_hook(lambda m, args, out, i=i: seen.update(
+            {f"fwd.blocks.{i}.out.v": out[0], f"fwd.blocks.{i}.out.a": out[1]}))
+    v, a, t, y = io["in.v"], io["in.a"], io["in.t"], io["in.y"]
+    with torch.no_grad():
+        if case == "fwd":
+            out = model(v, a, t, t, y)
+        elif case == "fwd_cfg":
+            out = model.forward_with_cfg(v, a, t, t, y, 2.5)
+        else:
+            out = model(v, a, t, t, None)
+    if case == "fwd":
+        for key, got in seen.items():
+            torch.testing.assert_close(got, io[key], rtol=1e-5, atol=2e-5, msg=key)
+    torch.testing.assert_close(out[0], io[f"{case}.out.v"], rtol=1e-5, atol=2e-5)
+    torch.testing.assert_close(out[1], io[f"{case}.out.a"], rtol=1e-5, atol=2e-5)

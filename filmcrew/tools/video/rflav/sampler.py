@@ -79,11 +79,7 @@ def _velocity(model: torch.nn.Module, xv: torch.Tensor, xa: torch.Tensor, t: tor
     stats.model_calls += 1
     if y is None or cfg_scale == 1.0:
         return model(xv, xa, tm, tm, y)
-    null = torch.full_like(y, model.null_class)
-    vv, va = model(torch.cat([xv, xv]), torch.cat([xa, xa]), torch.cat([tm, tm]),
-                   torch.cat([tm, tm]), torch.cat([y, null]))
-    (cv, uv), (ca, ua) = vv.chunk(2), va.chunk(2)
-    return uv + cfg_scale * (cv - uv), ua + cfg_scale * (ca - ua)
+    return model.forward_with_cfg(xv, xa, tm, tm, y, cfg_scale)
 
 
 def _per_frame(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
