@@ -98,3 +98,15 @@ def test_missing_vae_names_what_to_fetch(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(VaeMissing, match=r"stabilityai/sd-vae-ft-ema.*FILMCREW_RFLAV_VAE"):
         load_vae(None)
+
+
+def test_known_audio_is_peak_normalised_to_095_as_the_official_mel():
+    """Official get_mel_spectrogram_from_audio: librosa.util.normalize(audio) * 0.95 first."""
+    from filmcrew.tools.video.rflav.audio import audio_latents, peak_normalise
+
+    g = np.random.default_rng(0)
+    wave = (g.standard_normal(3200) * 0.05).astype(np.float32)
+    assert np.isclose(np.abs(peak_normalise(wave)).max(), 0.95)
+    loud, quiet = audio_latents(wave * 8), audio_latents(wave)
+    torch.testing.assert_close(loud, quiet, rtol=0, atol=1e-4)
+    assert np.all(peak_normalise(np.zeros(10, np.float32)) == 0)  # silence stays silence

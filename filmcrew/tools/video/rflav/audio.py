@@ -90,10 +90,26 @@ def frames_to_mel(frames: torch.Tensor) -> torch.Tensor:
     return frames[:, 0].permute(1, 0, 2).reshape(m, t * f)
 
 
+def peak_normalise(wave: np.ndarray, peak: float = 0.95) -> np.ndarray:
+    """Scale so the largest |sample| is `peak` (official: librosa.util.normalize(audio) * 0.95).
+
+    Silence (a peak below float32's smallest normal number) is left as it is, as librosa does.
+    """
+    x = np.asarray(wave, dtype=np.float32)
+    top = float(np.abs(x).max()) if x.size else 0.0
+    if top < np.finfo(np.float32).tiny:
+        return x * peak
+    return (x / top * peak).astype(np.float32)
+
+
 def audio_latents(wave: np.ndarray, dataset: str = "landscape", *, n_mels: int = N_MELS,
                   mel_frames: int = 10) -> torch.Tensor:
-    """16 kHz samples → (T, 1, n_mels, mel_frames) normalised audio latents (for A2V's known audio)."""
-    return mel_to_frames(normalize(log_mel(wave, n_mels=n_mels), AUDIO_SCALES[dataset]), mel_frames)
+    """16 kHz samples → (T, 1, n_mels, mel_frames) normalised audio latents (for A2V's known audio).
+
+    The audio is peak-normalised to 0.95 first, as the official code prepares its input audio.
+    """
+    mel = log_mel(peak_normalise(wave), n_mels=n_mels)
+    return mel_to_frames(normalize(mel, AUDIO_SCALES[dataset]), mel_frames)
 
 
 @torch.no_grad()
