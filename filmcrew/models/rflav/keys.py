@@ -180,6 +180,24 @@ def locate_flav(spec: str | None) -> Path:
         f"{AIST_REPO} is the dance model); or run with --debug-models")
 
 
+def conditioning_note(spec: str | None) -> str | None:
+    """One line on whether a found checkpoint is class-conditional (from its config.json), or None.
+
+    An unconditional checkpoint (num_classes 0; most likely the released Landscape one, whose README
+    samples without a class) is not steered by the shot's ambience class.
+    """
+    try:
+        folder = locate_flav(spec)
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (FlavWeightsMissing, OSError, ValueError):
+        return None
+    n = int(data.get("num_classes", 0) or 0)
+    if n > 0:
+        return f"RFLAV checkpoint is class-conditional ({n} classes): the shot's ambience class steers it"
+    return ("RFLAV checkpoint is unconditional (config.json num_classes 0): the shot's ambience class "
+            "only routes the shot to RFLAV and does not steer what it makes")
+
+
 def dataset_of(spec: str, config_json: dict[str, Any] | None = None) -> str:
     """'aist++' or 'landscape': which training set (and so which audio_scale) a checkpoint has."""
     name = str((config_json or {}).get("dataset", "")) + " " + spec
