@@ -68,7 +68,7 @@ def checks() -> list[Check]:
 
 def _rflav_check(settings: Settings) -> Check:
     """Whether RFLAV's weights, vocoder and SD-VAE are on disk, and the licence they come under."""
-    from filmcrew.models.rflav.keys import RFLAV_LICENSE_NOTE
+    from filmcrew.models.rflav.keys import RFLAV_LICENSE_NOTE, conditioning_note
     from filmcrew.tools.video.rflav.backend import locate_rflav
 
     try:
@@ -76,9 +76,10 @@ def _rflav_check(settings: Settings) -> Check:
     except FileNotFoundError as e:
         return Check("video: rflav (ambient shots with sound)", False,
                      f"{str(e).removeprefix('rflav: ')}. {RFLAV_LICENSE_NOTE}", optional=True)
+    cond = conditioning_note(settings.rflav_model)
     return Check("video: rflav (ambient shots with sound)", True,
-                 f"weights found; ambient shots go to RFLAV on a GPU. {RFLAV_LICENSE_NOTE}",
-                 optional=True)
+                 f"weights found; ambient shots go to RFLAV on a GPU. "
+                 f"{cond + '. ' if cond else ''}{RFLAV_LICENSE_NOTE}", optional=True)
 
 
 def _wisa_checks(settings: Settings) -> list[Check]:

@@ -122,7 +122,9 @@ def build_report(state: dict[str, Any], run_dir: Path, final: ArtifactRef,
             {"id": s.id, "prompt": s.local_prompt, "planned_s": s.duration_s,
              "candidate": e.candidate, "seed": c.seed, "backend": c.backend,
              "in_s": e.in_s, "out_s": e.out_s,
-             "phenomena": _phenomena(state, s.id)}
+             "phenomena": _phenomena(state, s.id),
+             **({"rflav_conditioning": c.clip.meta["rflav_conditioning"]}
+                if "rflav_conditioning" in c.clip.meta else {})}
             for s, e, c in zip(plan.shots, edit.order, chosen, strict=True)
         ],
         "edit": {"scorer": edit.scorer, "score": edit.score, "scorer_calls": edit.scorer_calls,

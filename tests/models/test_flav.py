@@ -112,8 +112,8 @@ def test_no_class_is_the_null_class():
 def test_published_layout_loads_with_nothing_missing_or_unexpected():
     src = random_model()
     pub = to_published(src.state_dict())
-    assert "blocks.0.adaLN_modulation.1.weight" in pub and "final_layer.linear.weight" in pub
-    assert not any(k.startswith(("video_", "audio_")) for k in pub)
+    assert "blocks.0.video_adaLN_modulation.1.weight" in pub
+    assert "video_final_layer.linear.weight" in pub and "blocks.0.a_avg_proj.0.bias" in pub
     dst = FLAV(CFG)
     load_state(dst, pub)  # raises on any missing, unexpected or mis-shaped key
     v, a, tt = inputs()
@@ -123,7 +123,7 @@ def test_published_layout_loads_with_nothing_missing_or_unexpected():
     with pytest.raises(FlavWeightsError, match=r"unexpected checkpoint keys: blocks\.0\.extra"):
         from_published({**pub, "blocks.0.extra.weight": torch.zeros(1)})
     lacking = dict(pub)
-    del lacking["t_embedder.mlp.0.weight"]
+    del lacking["video_t_embedder.mlp.0.weight"]
     with pytest.raises(FlavWeightsError, match=r"lacks video_time\.mlp\.0\.weight"):
         load_state(FLAV(CFG), lacking)
 
@@ -132,8 +132,8 @@ def test_load_flav_reads_a_checkpoint_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
     src = random_model()
     save_file(to_published(src.state_dict()), str(tmp_path / "model.safetensors"))
-    ref_cfg = {"depth": 2, "hidden_size": 64, "num_heads": 2, "input_size": 8, "in_channels": 4,
-               "audio_input_size": 16, "predict_frames": 4, "num_classes": 9, "patch_size": 1}
+    ref_cfg = {"depth": 2, "hidden_size": 64, "num_heads": 2, "latent_size": 8, "in_channels": 4,
+               "n_mels": 16, "predict_frames": 4, "num_classes": 9, "patch_size": 1}
     (tmp_path / "config.json").write_text(json.dumps(ref_cfg))
     model, cfg, meta = load_flav(str(tmp_path), debug=False)
     assert cfg == CFG

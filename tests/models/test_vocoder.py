@@ -41,15 +41,16 @@ def test_default_config_is_the_16k_hop_160_256_mel_vocoder():
     assert (cfg.num_mels, cfg.sampling_rate, cfg.hop) == (256, 16000, 160)
 
 
-def test_hifigan_config_json_is_read_and_type_2_is_refused():
+def test_hifigan_config_json_is_read_and_an_unknown_type_is_refused():
     data = {"resblock": "1", "num_mels": 16, "upsample_rates": [10, 4, 4],
             "upsample_kernel_sizes": [20, 8, 8], "upsample_initial_channel": 32,
             "resblock_kernel_sizes": [3, 5], "resblock_dilation_sizes": [[1, 3], [1, 3]],
             "sampling_rate": 16000, "segment_size": 8192}
     cfg = VocoderConfig.from_json(data)
     assert cfg == TINY_VOCODER_CONFIG and cfg.extra["segment_size"] == 8192
-    with pytest.raises(ValueError, match="resblock type '2'"):
-        VocoderConfig.from_json({**data, "resblock": "2"})
+    assert VocoderConfig.from_json({**data, "resblock": 2}).resblock == "2"
+    with pytest.raises(ValueError, match="resblock type '3'"):
+        VocoderConfig.from_json({**data, "resblock": "3"})
 
 
 def _weight_normed(state: dict[str, torch.Tensor], style: str) -> dict[str, torch.Tensor]:

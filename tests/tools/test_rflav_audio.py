@@ -29,6 +29,7 @@ from filmcrew.tools.video.rflav.audio import (
     log_mel,
     mel_to_frames,
     normalize,
+    peak_normalise,
     tiny_vae,
     vae_downscale,
 )
@@ -73,7 +74,7 @@ def test_normalisation_round_trips(dataset):
 def test_mel_splits_into_ten_frames_per_video_frame_and_back():
     lat = audio_latents(tone(300.0, 1.0))
     assert lat.shape == (10, 1, 256, 10)
-    mel = normalize(log_mel(tone(300.0, 1.0)), AUDIO_SCALES["landscape"])
+    mel = normalize(log_mel(peak_normalise(tone(300.0, 1.0))), AUDIO_SCALES["landscape"])
     assert torch.equal(frames_to_mel(lat), mel)
     assert torch.equal(mel_to_frames(frames_to_mel(lat)), lat)
 
@@ -98,3 +99,13 @@ def test_missing_vae_names_what_to_fetch(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(VaeMissing, match=r"stabilityai/sd-vae-ft-ema.*FILMCREW_RFLAV_VAE"):
         load_vae(None)
+
+
+def test_known_audio_is_peak_normalised_to_095_as_the_official_mel():
+    """Official get_mel_spectrogram_from_audio: librosa.util.normalize(audio) * 0.95 first."""
+    g = np.random.default_rng(0)
+    wave = (g.standard_normal(3200) * 0.05).astype(np.float32)
+    assert np.isclose(np.abs(peak_normalise(wave)).max(), 0.95)
+    loud, quiet = audio_latents(wave * 8), audio_latents(wave)
+    torch.testing.assert_close(loud, quiet, rtol=0, atol=1e-4)
+    assert np.all(peak_normalise(np.zeros(10, np.float32)) == 0)  # silence stays silence

@@ -9,6 +9,8 @@ NoAmbientClass; without weights the backend names what to fetch before rendering
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import soundfile as sf
 
@@ -99,3 +101,37 @@ def test_without_weights_the_backend_names_what_to_fetch(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
     with pytest.raises(FileNotFoundError, match=r"MaverickAlex/R-FLAV-B-1-LS.*sd-vae-ft-ema"):
         RflavGenerator(settings=Settings(_env_file=None))
+
+
+def test_an_unconditional_checkpoint_is_not_claimed_to_follow_the_class(tmp_path, monkeypatch):
+    """The released Landscape checkpoint is most likely unconditional (its README samples without a
+    class): the clip must say so and not claim the ambience class steered it."""
+    import json
+
+    from filmcrew.models.rflav.flav import FLAV, TINY_FLAV_CONFIG
+    from filmcrew.models.rflav.keys import conditioning_note, randomize
+    from filmcrew.models.rflav.vocoder import tiny_vocoder
+    from filmcrew.tools.video.rflav import backend
+    from filmcrew.tools.video.rflav.audio import tiny_vae
+
+    cfg = dataclasses.replace(TINY_FLAV_CONFIG, num_classes=0)
+    model = FLAV(cfg)
+    randomize(model, seed=0)
+    meta = {"model": "uncond", "dataset": "landscape", "license": "CC-BY-NC-4.0",
+            "num_classes": 0, "conditional": False, "vocoder_dir": None}
+    monkeypatch.setattr(backend, "_components",
+                        lambda *a: (model.eval(), tiny_vae(0), tiny_vocoder(0), meta))
+    ref = RflavGenerator(debug_models=True).generate(
+        ArtifactStore(tmp_path), "generate", shot("a campfire crackles", 0.3),
+        ann("a campfire", thermodynamics=["combustion"]), seed=3, width=64, height=36, fps=10,
+        shot_number=1, style="")
+    assert ref.meta["rflav_conditioning"] == "unconditional"
+    assert "rflav_class" not in ref.meta and ref.meta["ambience"] == "fire crackling"
+    # doctor reads it from the checkpoint's own config.json
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"")
+    (folder / "config.json").write_text(json.dumps({"num_classes": 0}))
+    assert "unconditional" in conditioning_note(str(folder))
+    (folder / "config.json").write_text(json.dumps({"num_classes": 9}))
+    assert "class-conditional (9 classes)" in conditioning_note(str(folder))

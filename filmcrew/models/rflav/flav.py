@@ -72,12 +72,6 @@ def _adaln(hidden: int, chunks: int) -> nn.Sequential:
     return nn.Sequential(nn.SiLU(), nn.Linear(hidden, chunks * hidden))
 
 
-def _frame_causal_mask(frames: int, tokens: int, device: torch.device) -> torch.Tensor:
-    """Boolean (frames·tokens)² mask: a token sees every token of its own and earlier frames."""
-    f = torch.arange(frames, device=device).repeat_interleave(tokens)
-    return f[:, None] >= f[None, :]
-
-
 class TimestepEmbedder(nn.Module):
     """Scalar model time (1..1000) → sinusoidal features → MLP (one per modality)."""
 
@@ -104,11 +98,10 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(hidden, 3 * hidden)
         self.proj = nn.Linear(hidden, hidden)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
-                causal: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, causal: bool = False) -> torch.Tensor:
         b, n, d = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
@@ -124,7 +117,7 @@ class Mlp(nn.Module):
 
 
 class FLAVBlock(nn.Module):
-    """Video spatial + temporal attention, audio window attention, cross-modulated feed-forwards."""
+    """Video spatial + temporal attention, token-causal audio window attention, cross-modulated FFNs."""
 
     def __init__(self, cfg: FLAVConfig):
         super().__init__()
@@ -163,13 +156,14 @@ class FLAVBlock(nn.Module):
 
         s3, sc3, g3 = self.audio_mod(c_a).chunk(3, dim=-1)
         x = modulate(self.audio_norm_attn(a), s3, sc3).reshape(b, t * f, d)
-        mask = _frame_causal_mask(t, f, a.device) if self.causal else None
-        a = a + g3.unsqueeze(2) * self.audio_attn(x, mask=mask).reshape(b, t, f, d)
+        # one attention over all T·F mel tokens of the window, causal token by token (official)
+        a = a + g3.unsqueeze(2) * self.audio_attn(x, causal=self.causal).reshape(b, t, f, d)
 
         a_bar = self.audio_to_video(a.mean(dim=2)) + c_v  # audio drives the video feed-forward
         v_bar = self.video_to_audio(v.mean(dim=2)) + c_a  # video drives the audio feed-forward
-        sv, scv, gv = self.video_mlp_mod(a_bar).chunk(3, dim=-1)
-        sa, sca, ga = self.audio_mlp_mod(v_bar).chunk(3, dim=-1)
+        # the official order here is (scale, shift, gate), unlike every other modulation (shift first)
+        scv, sv, gv = self.video_mlp_mod(a_bar).chunk(3, dim=-1)
+        sca, sa, ga = self.audio_mlp_mod(v_bar).chunk(3, dim=-1)
         v = v + gv.unsqueeze(2) * self.video_mlp(modulate(self.video_norm_mlp(v), sv, scv))
         a = a + ga.unsqueeze(2) * self.audio_mlp(modulate(self.audio_norm_mlp(a), sa, sca))
         return v, a
@@ -288,3 +282,14 @@ class FLAV(nn.Module):
         v = v.reshape(b, t, gh, gw, p, p, c).permute(0, 1, 6, 2, 4, 3, 5).reshape(b, t, c, h, w)
         a = self.audio_final(a, c_a).transpose(-1, -2).unsqueeze(2)  # (B, T, 1, M, F)
         return v, a
+
+    def forward_with_cfg(self, video: torch.Tensor, audio: torch.Tensor, t_video: torch.Tensor,
+                         t_audio: torch.Tensor, y: torch.Tensor, cfg_scale: float
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Classifier-free guidance in one batched call: rows [y ; null], uncond + s·(cond − uncond)."""
+        null = torch.full_like(y, self.null_class)
+        vv, va = self(torch.cat([video, video]), torch.cat([audio, audio]),
+                      torch.cat([t_video, t_video]), torch.cat([t_audio, t_audio]),
+                      torch.cat([y, null]))
+        (cv, uv), (ca, ua) = vv.chunk(2), va.chunk(2)
+        return uv + cfg_scale * (cv - uv), ua + cfg_scale * (ca - ua)

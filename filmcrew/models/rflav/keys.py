@@ -4,10 +4,12 @@
 `config.json` + `model.safetensors` (the FLAV model) and `vocoder/{config.json, vocoder.pt}`. They come
 from a local folder or the HF cache, never from the network.
 
-The published key names below are RECONSTRUCTED from METHODS.md's description of the reference
-code (DiT-style module names: x/t/y embedders, `blocks.i.attn`, `adaLN_modulation.1`, `final_layer`)
-and have NOT been checked against the real files. If a real checkpoint names something
-differently, `_RENAMES` is the only edit; `from_published` lists any key it cannot place.
+The official names (`models.FLAV` of ErgastiAlex/R-FLAV @789e16d) and the `save_pretrained` layout
+(`model.safetensors` + a `config.json` of the constructor's arguments) were checked against fixtures
+made by running the official code: all 408 names and shapes of FLAV-B/1, and a tiny official model
+that loads strictly and reproduces the official outputs (tests/models/test_rflav_parity.py).
+Whether a checkpoint is class-conditional is read from its own `config.json` (`num_classes`); the
+Landscape checkpoint is most likely unconditional (its README samples without a class).
 """
 
 from __future__ import annotations
@@ -31,37 +33,38 @@ RFLAV_LICENSE = "CC-BY-NC-4.0"
 RFLAV_LICENSE_NOTE = ("RFLAV weights (MaverickAlex/R-FLAV-B-1-*) are CC-BY-NC-4.0: non-commercial "
                       "use only, attribution required; clips made with them inherit the restriction")
 
-#: (our name pattern, published name pattern), applied to the start of each key. Block-level entries
-#: use {i} for the block index.
+#: (our name pattern, official name pattern), applied to the start of each key. Block-level entries
+#: use {i} for the block index. The official names are those of `models.FLAV` in ErgastiAlex/R-FLAV
+#: @789e16d, checked against all 408 names of FLAV-B/1 (tests/data/reference/rflav_keys_flav_b1.json).
 _RENAMES: tuple[tuple[str, str], ...] = (
     ("video_patch.", "v_embedder.proj."),
-    ("video_pos_spatial", "v_pos_embed"),
-    ("video_pos_temporal", "v_temporal_embed"),
+    ("video_pos_spatial", "video_spatial_pos_embed"),
+    ("video_pos_temporal", "video_temporal_pos_embed"),
     ("audio_proj.", "a_embedder."),
-    ("audio_pos_spatial", "a_pos_embed"),
-    ("audio_pos_temporal", "a_temporal_embed"),
-    ("video_time.", "t_embedder."),
-    ("audio_time.", "a_t_embedder."),
-    ("video_class.", "y_embedder.embedding_table."),
-    ("audio_class.", "a_y_embedder.embedding_table."),
-    ("blocks.{i}.video_spatial_attn.", "blocks.{i}.attn."),
-    ("blocks.{i}.video_temporal_attn.", "blocks.{i}.temp_attn."),
-    ("blocks.{i}.audio_attn.", "blocks.{i}.a_attn."),
-    ("blocks.{i}.video_mod.", "blocks.{i}.adaLN_modulation."),
-    ("blocks.{i}.audio_mod.", "blocks.{i}.a_adaLN_modulation."),
-    ("blocks.{i}.audio_to_video.", "blocks.{i}.a_avg_proj."),
-    ("blocks.{i}.video_to_audio.", "blocks.{i}.v_avg_proj."),
-    ("blocks.{i}.video_mlp_mod.", "blocks.{i}.v_mlp_modulation."),
-    ("blocks.{i}.audio_mlp_mod.", "blocks.{i}.a_mlp_modulation."),
-    ("blocks.{i}.video_mlp.", "blocks.{i}.mlp."),
-    ("blocks.{i}.audio_mlp.", "blocks.{i}.a_mlp."),
-    ("video_final.mod.", "final_layer.adaLN_modulation."),
-    ("video_final.linear.", "final_layer.linear."),
-    ("audio_final.mod.", "a_final_layer.adaLN_modulation."),
-    ("audio_final.linear.", "a_final_layer.linear."),
+    ("audio_pos_spatial", "audio_spatial_pos_embed"),
+    ("audio_pos_temporal", "audio_temporal_pos_embed"),
+    ("video_time.", "video_t_embedder."),
+    ("audio_time.", "audio_t_embedder."),
+    ("video_class.", "video_y_embedder.embedding_table."),
+    ("audio_class.", "audio_y_embedder.embedding_table."),
+    ("blocks.{i}.video_spatial_attn.", "blocks.{i}.video_spatial_attn."),
+    ("blocks.{i}.video_temporal_attn.", "blocks.{i}.video_temporal_attn."),
+    ("blocks.{i}.audio_attn.", "blocks.{i}.audio_spatial_attn."),
+    ("blocks.{i}.video_mod.", "blocks.{i}.video_adaLN_modulation."),
+    ("blocks.{i}.audio_mod.", "blocks.{i}.audio_adaLN_modulation."),
+    ("blocks.{i}.audio_to_video.", "blocks.{i}.a_avg_proj.0."),
+    ("blocks.{i}.video_to_audio.", "blocks.{i}.v_avg_proj.0."),
+    ("blocks.{i}.video_mlp_mod.", "blocks.{i}.video_scale."),
+    ("blocks.{i}.audio_mlp_mod.", "blocks.{i}.audio_scale."),
+    ("blocks.{i}.video_mlp.", "blocks.{i}.video_mlp."),
+    ("blocks.{i}.audio_mlp.", "blocks.{i}.audio_mlp."),
+    ("video_final.mod.", "video_final_layer.adaLN_modulation."),
+    ("video_final.linear.", "video_final_layer.linear."),
+    ("audio_final.mod.", "audio_final_layer.adaLN_modulation."),
+    ("audio_final.linear.", "audio_final_layer.linear."),
 )
 
-#: config.json names (the reference constructor's, as far as METHODS.md tells) → FLAVConfig fields.
+#: config.json names (the official FLAV constructor's; ours accepted too) → FLAVConfig fields.
 _CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
     "depth": ("depth",),
     "hidden_size": ("hidden_size",),
@@ -69,9 +72,9 @@ _CONFIG_ALIASES: dict[str, tuple[str, ...]] = {
     "mlp_ratio": ("mlp_ratio",),
     "patch_size": ("patch_size",),
     "latent_channels": ("in_channels", "latent_channels"),
-    "latent_size": ("input_size", "latent_size"),
-    "n_mels": ("audio_input_size", "n_mels"),
-    "mel_frames": ("audio_frames", "mel_frames"),
+    "latent_size": ("latent_size",),
+    "n_mels": ("n_mels",),
+    "mel_frames": ("mel_frames",),
     "window": ("predict_frames", "window"),
     "num_classes": ("num_classes",),
     "causal_attn": ("causal_attn",),
@@ -177,6 +180,24 @@ def locate_flav(spec: str | None) -> Path:
         f"{AIST_REPO} is the dance model); or run with --debug-models")
 
 
+def conditioning_note(spec: str | None) -> str | None:
+    """One line on whether a found checkpoint is class-conditional (from its config.json), or None.
+
+    An unconditional checkpoint (num_classes 0; most likely the released Landscape one, whose README
+    samples without a class) is not steered by the shot's ambience class.
+    """
+    try:
+        folder = locate_flav(spec)
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (FlavWeightsMissing, OSError, ValueError):
+        return None
+    n = int(data.get("num_classes", 0) or 0)
+    if n > 0:
+        return f"RFLAV checkpoint is class-conditional ({n} classes): the shot's ambience class steers it"
+    return ("RFLAV checkpoint is unconditional (config.json num_classes 0): the shot's ambience class "
+            "only routes the shot to RFLAV and does not steer what it makes")
+
+
 def dataset_of(spec: str, config_json: dict[str, Any] | None = None) -> str:
     """'aist++' or 'landscape': which training set (and so which audio_scale) a checkpoint has."""
     name = str((config_json or {}).get("dataset", "")) + " " + spec
@@ -195,6 +216,7 @@ def load_flav(spec: str | None, *, debug: bool, device: str | torch.device = "cp
         model = FLAV(TINY_FLAV_CONFIG)
         randomize(model, seed=0)
         meta = {"model": "debug-tiny", "dataset": "landscape", "license": RFLAV_LICENSE,
+                "num_classes": TINY_FLAV_CONFIG.num_classes, "conditional": True,
                 "vocoder_dir": None}
         return model.to(device=device, dtype=dtype).eval(), TINY_FLAV_CONFIG, meta
     from safetensors.torch import load_file
@@ -209,6 +231,7 @@ def load_flav(spec: str | None, *, debug: bool, device: str | torch.device = "cp
     vocoder = folder / "vocoder"
     meta = {"model": spec or DEFAULT_REPO, "folder": str(folder),
             "dataset": dataset_of(spec or DEFAULT_REPO, data), "license": RFLAV_LICENSE,
+            "num_classes": cfg.num_classes, "conditional": cfg.num_classes > 0,
             "vocoder_dir": str(vocoder) if (vocoder / "vocoder.pt").exists() else None}
     return model.to(device=device, dtype=dtype).eval(), cfg, meta
 

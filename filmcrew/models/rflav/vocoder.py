@@ -5,6 +5,11 @@ size), each followed by a multi-receptive-field fusion: the mean of several resi
 different kernel sizes and dilations, so each stage hears both short and long context. The sizes
 come from a HiFi-GAN-style `config.json`; weights from `vocoder.pt` through a key map, with
 weight-normalised parameters (g, v) folded into plain weights at load time.
+
+Checked against the official `converter.Generator` (ErgastiAlex/R-FLAV @789e16d) on two tiny official
+vocoders (tests/models/test_vocoder_parity.py): an upsampler whose kernel − rate is odd is padded
+(k − u)//2 + 1 with output_padding 1, both resblock types, the 0.01 slope before the last conv, the
+mean of the resblocks, and int16 by truncation (`Generator.inference`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -33,6 +39,7 @@ class VocoderConfig:
     resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)
     resblock_dilation_sizes: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))
     sampling_rate: int = 16000
+    resblock: str = "1"  # "1": dilated + plain conv pairs; "2": one dilated conv per dilation
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -44,15 +51,17 @@ class VocoderConfig:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VocoderConfig:
-        """Config from a HiFi-GAN config.json; only resblock type "1" is supported."""
-        if str(data.get("resblock", "1")) != "1":
-            raise ValueError(f"vocoder resblock type {data['resblock']!r} unsupported (only '1')")
-        names = ("num_mels", "upsample_rates", "upsample_kernel_sizes", "upsample_initial_channel",
+        """Config from a HiFi-GAN config.json (resblock type "1" or "2")."""
+        if str(data.get("resblock", "1")) not in ("1", "2"):
+            raise ValueError(f"vocoder resblock type {data['resblock']!r} unsupported ('1' or '2')")
+        names = ("resblock", "num_mels", "upsample_rates", "upsample_kernel_sizes", "upsample_initial_channel",
                  "resblock_kernel_sizes", "resblock_dilation_sizes", "sampling_rate")
         kw: dict[str, Any] = {k: data[k] for k in names if k in data}
         for k in ("upsample_rates", "upsample_kernel_sizes", "resblock_kernel_sizes"):
             if k in kw:
                 kw[k] = tuple(kw[k])
+        if "resblock" in kw:
+            kw["resblock"] = str(kw["resblock"])
         if "resblock_dilation_sizes" in kw:
             kw["resblock_dilation_sizes"] = tuple(tuple(d) for d in kw["resblock_dilation_sizes"])
         cfg = cls(**kw, extra={k: v for k, v in data.items() if k not in names})
@@ -85,6 +94,28 @@ class ResBlock(nn.Module):
         return x
 
 
+class ResBlock2(nn.Module):
+    """One dilated conv per dilation, each with a residual (HiFi-GAN's lighter resblock)."""
+
+    def __init__(self, channels: int, kernel: int, dilations: tuple[int, ...]):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv1d(channels, channels, kernel, dilation=d, padding=d * (kernel - 1) // 2)
+            for d in dilations)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for c in self.convs:
+            x = x + c(F.leaky_relu(x, LRELU_SLOPE))
+        return x
+
+
+def upsample_padding(kernel: int, rate: int) -> tuple[int, int]:
+    """(padding, output_padding) of an upsampler: odd kernel − rate pads one more and adds one."""
+    if (kernel - rate) % 2 == 0:
+        return (kernel - rate) // 2, 0
+    return (kernel - rate) // 2 + 1, 1
+
+
 class Vocoder(nn.Module):
     """(B, num_mels, frames) natural-log mel → (B, frames·hop) waveform in [−1, 1]."""
 
@@ -98,9 +129,12 @@ class Vocoder(nn.Module):
         for i, (rate, k) in enumerate(zip(cfg.upsample_rates, cfg.upsample_kernel_sizes,
                                           strict=True)):
             c_in, c_out = ch // 2 ** i, ch // 2 ** (i + 1)
-            self.upsample.append(nn.ConvTranspose1d(c_in, c_out, k, rate, padding=(k - rate) // 2))
+            pad, out_pad = upsample_padding(k, rate)
+            self.upsample.append(nn.ConvTranspose1d(c_in, c_out, k, rate, padding=pad,
+                                                    output_padding=out_pad))
+            block = ResBlock2 if cfg.resblock == "2" else ResBlock
             for rk, dil in zip(cfg.resblock_kernel_sizes, cfg.resblock_dilation_sizes, strict=True):
-                self.mrf.append(ResBlock(c_out, rk, dil))
+                self.mrf.append(block(c_out, rk, dil))
         self.output_conv = nn.Conv1d(ch // 2 ** len(cfg.upsample_rates), 1, 7, padding=3)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
@@ -112,7 +146,7 @@ class Vocoder(nn.Module):
         for i, up in enumerate(self.upsample):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
             x = sum(self.mrf[i * k + j](x) for j in range(k)) / k  # multi-receptive-field fusion
-        x = torch.tanh(self.output_conv(F.leaky_relu(x)))
+        x = torch.tanh(self.output_conv(F.leaky_relu(x)))  # default slope 0.01 here (official)
         return x[:, 0, : mel.shape[-1] * self.config.hop]
 
 
@@ -141,7 +175,8 @@ def fold_weight_norm(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 #: (HiFi-GAN generator prefix, our prefix); {n} stands for a block index
 _NAMES = (("conv_pre.", "input_conv."), ("conv_post.", "output_conv."), ("ups.", "upsample."),
-          ("resblocks.{n}.convs1.", "mrf.{n}.dilated."), ("resblocks.{n}.convs2.", "mrf.{n}.plain."))
+          ("resblocks.{n}.convs1.", "mrf.{n}.dilated."), ("resblocks.{n}.convs2.", "mrf.{n}.plain."),
+          ("resblocks.{n}.convs.", "mrf.{n}.convs."))
 
 
 def _rename(key: str, published_to_ours: bool) -> str:
@@ -179,6 +214,14 @@ def load_state(model: Vocoder, checkpoint: dict[str, Any]) -> None:
     if missing or unexpected:
         raise ValueError(f"vocoder checkpoint does not fit: missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]}")
+
+
+def to_int16(wave: np.ndarray) -> np.ndarray:
+    """Float samples → int16 as the official `Generator.inference`: × 32768, truncated toward zero.
+
+    (Clipped first, so a sample of exactly 1.0 gives 32767 instead of wrapping round.)
+    """
+    return np.clip(np.asarray(wave, dtype=np.float32) * 32768.0, -32768, 32767).astype(np.int16)
 
 
 def load_vocoder(spec: str | Path, *, device: str | torch.device = "cpu") -> Vocoder:

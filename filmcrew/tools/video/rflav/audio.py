@@ -65,6 +65,18 @@ def denormalize(values: torch.Tensor, audio_scale: float) -> torch.Tensor:
     return unit * (LOG_MAX - LOG_MIN) + LOG_MIN
 
 
+def model_values_to_log_mel(values: torch.Tensor, audio_scale: float) -> torch.Tensor:
+    """Model audio values → log-mel as the official `utils.get_wavs` does it, for a whole batch.
+
+    Divide by audio_scale; then, if the batch's minimum is below 0, map [−1, 1] → [0, 1] and clip,
+    else only clip (the official `denormalize` branches on the minimum); then [0, 1] → log range.
+    For any batch that reaches below 0 this is `denormalize`.
+    """
+    x = values / audio_scale
+    x = (x / 2 + 0.5).clamp(0, 1) if bool(x.min() < 0) else x.clamp(0, 1)
+    return x * (LOG_MAX - LOG_MIN) + LOG_MIN
+
+
 def mel_to_frames(mel: torch.Tensor, mel_frames: int = 10) -> torch.Tensor:
     """(M, T·F) mel → (T, 1, M, F): the F mel frames under each video frame (leftover dropped)."""
     m, n = mel.shape
@@ -78,18 +90,34 @@ def frames_to_mel(frames: torch.Tensor) -> torch.Tensor:
     return frames[:, 0].permute(1, 0, 2).reshape(m, t * f)
 
 
+def peak_normalise(wave: np.ndarray, peak: float = 0.95) -> np.ndarray:
+    """Scale so the largest |sample| is `peak` (official: librosa.util.normalize(audio) * 0.95).
+
+    Silence (a peak below float32's smallest normal number) is left as it is, as librosa does.
+    """
+    x = np.asarray(wave, dtype=np.float32)
+    top = float(np.abs(x).max()) if x.size else 0.0
+    if top < np.finfo(np.float32).tiny:
+        return x * peak
+    return (x / top * peak).astype(np.float32)
+
+
 def audio_latents(wave: np.ndarray, dataset: str = "landscape", *, n_mels: int = N_MELS,
                   mel_frames: int = 10) -> torch.Tensor:
-    """16 kHz samples → (T, 1, n_mels, mel_frames) normalised audio latents (for A2V's known audio)."""
-    return mel_to_frames(normalize(log_mel(wave, n_mels=n_mels), AUDIO_SCALES[dataset]), mel_frames)
+    """16 kHz samples → (T, 1, n_mels, mel_frames) normalised audio latents (for A2V's known audio).
+
+    The audio is peak-normalised to 0.95 first, as the official code prepares its input audio.
+    """
+    mel = log_mel(peak_normalise(wave), n_mels=n_mels)
+    return mel_to_frames(normalize(mel, AUDIO_SCALES[dataset]), mel_frames)
 
 
 @torch.no_grad()
 def latents_to_wave(frames: torch.Tensor, vocoder: torch.nn.Module,
                     dataset: str = "landscape") -> np.ndarray:
-    """(T, 1, M, F) audio latents → float32 samples via denormalise + vocoder (T·F·160 samples)."""
+    """(T, 1, M, F) audio latents → float32 samples via the official get_wavs chain + vocoder."""
     p = next(vocoder.parameters())
-    mel = denormalize(frames_to_mel(frames.float()), AUDIO_SCALES[dataset])
+    mel = model_values_to_log_mel(frames_to_mel(frames.float()), AUDIO_SCALES[dataset])
     wave = vocoder(mel[None].to(device=p.device, dtype=p.dtype))[0]
     return wave.float().cpu().numpy().clip(-1, 1).astype(np.float32)
 

@@ -100,7 +100,7 @@ class RflavGenerator:
             out[: min(n_samples, len(wave))] = wave[:n_samples]
             write_audio(path, out, SAMPLE_RATE)
             return {"duration_s": n_samples / SAMPLE_RATE, "sample_rate": SAMPLE_RATE,
-                    "rflav_class": cls, "license": RFLAV_LICENSE}
+                    **_class_meta(cls, sampled()["conditioning"]), "license": RFLAV_LICENSE}
 
         wav = store.get_or_create(node, "rflav-ambience", RFLAV_VERSION, params, ext="wav",
                                   media_type="audio/wav", make=make_wav, seed=seed, model=model_id)
@@ -114,8 +114,8 @@ class RflavGenerator:
             n = write_video(path, fit_clip(s["frames"], n_out=n_out, width=width, height=height,
                                            fps=fps, native_fps=NATIVE_FPS), fps)
             return {"duration_s": n / fps, "fps": fps, "width": width, "height": height,
-                    "frames": n, "generated_frames": len(s["frames"]), "rflav_class": cls,
-                    "rflav_conditioning": s["conditioning"], "license": RFLAV_LICENSE,
+                    "frames": n, "generated_frames": len(s["frames"]),
+                    **_class_meta(cls, s["conditioning"]), "license": RFLAV_LICENSE,
                     "ambience_uri": wav.uri, "ambience_sha256": wav.sha256,
                     "ambience_sample_rate": SAMPLE_RATE, "model_passes": s["passes"]}
 
@@ -137,7 +137,9 @@ class RflavGenerator:
 
         model, vae, vocoder, meta = _components(self.debug, self.model_spec, self.vae_spec,
                                                 self.vocoder_spec)
-        conditioned = (meta["dataset"] == "landscape"
+        # the class steers only a class-conditional Landscape checkpoint (its own config.json says)
+        conditioned = (bool(meta.get("conditional", model.config.num_classes > 0))
+                       and meta["dataset"] == "landscape"
                        and model.config.num_classes >= len(LANDSCAPE_CLASSES))
         y = class_index(cls) if conditioned else None
         stats = StreamStats()
@@ -151,6 +153,14 @@ class RflavGenerator:
             wave = latents_to_wave(torch.stack(audio), vocoder, meta["dataset"])
         return {"frames": np.stack(frames), "wave": wave, "passes": stats.passes,
                 "conditioning": "class" if conditioned else "unconditional"}
+
+
+def _class_meta(cls: str, conditioning: str) -> dict[str, str]:
+    """What a clip says about its class: claimed as RFLAV's class only when it steered the model."""
+    out = {"ambience": cls, "rflav_conditioning": conditioning}
+    if conditioning == "class":
+        out["rflav_class"] = cls
+    return out
 
 
 def locate_rflav(model: str | None, vae: str | None, vocoder: str | None) -> None:

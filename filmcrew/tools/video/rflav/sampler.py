@@ -8,13 +8,17 @@ it, appends a fresh noise frame and runs n window passes that move every frame u
 output frame costs n passes on a fixed window: constant memory, unbounded length.
 
 A2V / V2A use the joint model without retraining: the known modality is re-noised to the current
-per-frame levels, and the gradient of its velocity error with respect to the generated modality is
-subtracted from the generated update (reconstruction guidance).
+per-frame levels, and the gradient of its mean squared velocity error with respect to the generated
+modality is subtracted from the generated update (reconstruction guidance).
+
+Checked against the official `RectifiedFlow` (ErgastiAlex/R-FLAV @789e16d) on recorded noise: the
+emitted frames and every timestep handed to the model match (tests/tools/test_rflav_parity_sampler.py).
+Every table, mask and timestep lives on the model's device.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,8 +27,10 @@ import torch
 from filmcrew.tools.protocols import Progress
 
 Mode = Literal["joint", "a2v", "v2a"]
-#: Reconstruction-guidance scales of the reference sampler (METHODS.md §6.4).
-DEFAULT_GUIDANCE = {"a2v": 1.0, "v2a": 2.0}
+#: Reconstruction-guidance scales: the official scripts' `--scale` default (sample-metrics-a2v.py and
+#: -v2a.py, 100), applied to the gradient of the MEAN squared error as there. (`sample_a2v`'s own
+#: keyword defaults, 1 and 2, are never used by the scripts.)
+DEFAULT_GUIDANCE = {"a2v": 100.0, "v2a": 100.0}
 
 
 def noise_levels_warmup(window: int, n: int) -> torch.Tensor:
@@ -70,6 +76,15 @@ class StreamStats:
     window_frames: int = 0  # frames held in the window (constant: W)
 
 
+def reconstruction_error(v_known: torch.Tensor, target: torch.Tensor,
+                         known: torch.Tensor) -> torch.Tensor:
+    """Mean over every element of the squared velocity error on the known slots (official `.mean()`).
+
+    known broadcasts against v_known (1 on slots that hold known data); unknown slots count as 0.
+    """
+    return ((v_known - target) ** 2 * known).sum() / v_known.numel()
+
+
 def _velocity(model: torch.nn.Module, xv: torch.Tensor, xa: torch.Tensor, t: torch.Tensor,
               y: torch.Tensor | None, cfg_scale: float,
               stats: StreamStats) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,11 +94,7 @@ def _velocity(model: torch.nn.Module, xv: torch.Tensor, xa: torch.Tensor, t: tor
     stats.model_calls += 1
     if y is None or cfg_scale == 1.0:
         return model(xv, xa, tm, tm, y)
-    null = torch.full_like(y, model.null_class)
-    vv, va = model(torch.cat([xv, xv]), torch.cat([xa, xa]), torch.cat([tm, tm]),
-                   torch.cat([tm, tm]), torch.cat([y, null]))
-    (cv, uv), (ca, ua) = vv.chunk(2), va.chunk(2)
-    return uv + cfg_scale * (cv - uv), ua + cfg_scale * (ca - ua)
+    return model.forward_with_cfg(xv, xa, tm, tm, y, cfg_scale)
 
 
 def _per_frame(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
@@ -108,16 +119,19 @@ def stream(model: torch.nn.Module, *, n: int = 2, frames: int | None = None,
            y: int | torch.Tensor | None = None, cfg_scale: float = 1.0, mode: Mode = "joint",
            known: torch.Tensor | Iterable[torch.Tensor] | None = None,
            guidance_scale: float | None = None, seed: int = 0, batch: int = 1,
-           progress: Progress | None = None,
-           stats: StreamStats | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+           progress: Progress | None = None, stats: StreamStats | None = None,
+           draw: Callable[[tuple[int, ...]], torch.Tensor] | None = None,
+           ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield (video latent (B, C, H, W), audio latent (B, 1, M, F)) frames, clean, one at a time.
 
     The first frame comes after the W·n-pass warm-up; each later one after n passes. `frames=None`
     streams forever. `y` is a class index (CFG with `cfg_scale` against the null class). In "a2v"
     `known` is the audio (a (B,) N×1×M×F tensor or an iterable of frames) and the video is
     generated; "v2a" the other way round. Past the end of `known` both are generated jointly.
-    `guidance_scale` defaults to 1 (A2V) / 2 (V2A); 0 turns reconstruction guidance off. Work runs
-    lazily: nothing is computed until the next frame is asked for.
+    `guidance_scale` defaults to the official scripts' 100; 0 turns reconstruction guidance off.
+    `draw(shape)` replaces the seeded noise (the initial window, then each appended frame: video
+    first, then audio), e.g. to replay recorded noise. Work runs lazily: nothing is computed until
+    the next frame is asked for.
     """
     if mode not in ("joint", "a2v", "v2a"):
         raise ValueError(f"mode must be 'joint', 'a2v' or 'v2a'; got {mode!r}")
@@ -138,7 +152,9 @@ def stream(model: torch.nn.Module, *, n: int = 2, frames: int | None = None,
     gen = torch.Generator().manual_seed(seed)
 
     def noise(frames_: int, shape: tuple[int, ...]) -> torch.Tensor:
-        return torch.randn((batch, frames_, *shape), generator=gen).to(device=dev, dtype=dt_)
+        full = (batch, frames_, *shape)
+        x = draw(full) if draw is not None else torch.randn(full, generator=gen)
+        return x.to(device=dev, dtype=dt_)
 
     if isinstance(y, int):
         y = torch.full((batch,), y, dtype=torch.long)
@@ -148,7 +164,7 @@ def stream(model: torch.nn.Module, *, n: int = 2, frames: int | None = None,
     kshape = ashape if mode == "a2v" else vshape
     source = _known_frames(known, batch)
     kwin = torch.zeros((batch, w, *kshape), device=dev, dtype=dt_)  # clean known frames
-    has = torch.zeros(w, dtype=torch.bool)  # which window slots hold known data
+    has = [False] * w  # which window slots hold known data (host-side: it steers control flow)
     if mode != "joint":
         for k in range(w):
             f = next(source, None)
@@ -161,12 +177,12 @@ def stream(model: torch.nn.Module, *, n: int = 2, frames: int | None = None,
              t_next: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         dt = (t_next - t).abs()
         stats.passes += 1
-        if mode == "joint" or not bool(has.any()):
+        if mode == "joint" or not any(has):
             with torch.no_grad():
                 vv, va = _velocity(model, xv, xa, t, y, cfg_scale, stats)
             return xv + _per_frame(dt, xv) * vv, xa + _per_frame(dt, xa) * va
         eps = noise(w, kshape)
-        hk = _per_frame(has, kwin)
+        hk = _per_frame(torch.tensor(has, device=dev), kwin)
         xk = xa if mode == "a2v" else xv
         xk = torch.where(hk.bool(), _per_frame(t, kwin) * kwin + (1 - _per_frame(t, kwin)) * eps,
                          xk)  # known frames re-noised to their current level
@@ -178,7 +194,7 @@ def stream(model: torch.nn.Module, *, n: int = 2, frames: int | None = None,
             vg, vk = (vv, va) if gen_video else (va, vv)
             grad = torch.zeros_like(xg)
             if scale != 0:
-                err = ((vk - (kwin - eps)) ** 2 * hk).sum()  # known velocity error, known slots only
+                err = reconstruction_error(vk, kwin - eps, hk)
                 grad = torch.autograd.grad(err, xg)[0]
         guide = _per_frame(t_next < 1, xg)  # a frame about to be clean gets no guidance
         xg = xg.detach() + _per_frame(dt, xg) * (vg.detach() - scale * guide * grad)
@@ -187,7 +203,7 @@ def stream(model: torch.nn.Module, *, n: int = 2, frames: int | None = None,
 
     def emit() -> tuple[torch.Tensor, torch.Tensor]:
         v0, a0 = xv[:, 0].detach().clone(), xa[:, 0].detach().clone()
-        if mode != "joint" and bool(has[0]):
+        if mode != "joint" and has[0]:
             if mode == "a2v":
                 a0 = kwin[:, 0].clone()
             else:
@@ -195,13 +211,13 @@ def stream(model: torch.nn.Module, *, n: int = 2, frames: int | None = None,
         stats.emitted += 1
         return v0, a0
 
-    warm = noise_levels_warmup(w, n)
+    warm = noise_levels_warmup(w, n).to(dev)
     for i in range(w * n):
         xv, xa = step(xv, xa, warm[i], warm[i + 1])
         stats.warmup_passes += 1
         if progress is not None:
             progress(stats.passes, total or 0)
-    roll = noise_levels_rolling(w, n)
+    roll = noise_levels_rolling(w, n).to(dev)
     while True:
         yield emit()
         if frames is not None and stats.emitted >= frames:
@@ -214,7 +230,7 @@ def stream(model: torch.nn.Module, *, n: int = 2, frames: int | None = None,
             nxt = f.to(device=dev, dtype=dt_)[:, None] if f is not None else torch.zeros_like(
                 kwin[:, :1])
             kwin = torch.cat([kwin[:, 1:], nxt], dim=1)
-            has = torch.cat([has[1:], torch.tensor([f is not None])])
+            has = has[1:] + [f is not None]
         for i in range(n):
             xv, xa = step(xv, xa, roll[i], roll[i + 1])
             if progress is not None:
