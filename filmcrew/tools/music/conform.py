@@ -44,10 +44,11 @@ class ConformResult:
     max_stretch: float = 1.0  # the largest |log2| segment rate, as a factor (1.0 = untouched)
     seconds: float = 0.0
 
-    def report(self) -> dict[str, Any]:
-        return {"spots_hit_before": round(self.hit_rate_before, 4),
-                "spots_hit_after": round(self.hit_rate_after, 4), "anchors": len(self.anchors),
-                "max_stretch": round(self.max_stretch, 3), "seconds": round(self.seconds, 3)}
+    def report(self) -> dict[str, float]:
+        """Flat numbers for an artifact's metadata (conform_*)."""
+        return {"conform_spots_hit_before": round(self.hit_rate_before, 4),
+                "conform_spots_hit_after": round(self.hit_rate_after, 4),
+                "conform_anchors": len(self.anchors), "conform_max_stretch": round(self.max_stretch, 3)}
 
 
 def choose_anchors(onsets: np.ndarray, strengths: np.ndarray, targets: np.ndarray,
