@@ -247,3 +247,28 @@ def test_music_backend_reads_the_settings_and_audiocraft_says_what_is_missing(st
         with pytest.raises(ImportError, match=r"audiocraft package.*\.venv-audiocraft"):
             backend.compose(store, "composer", brief(), SPOTS, [(0.0, 1.0, 0.5)], 1.0, seed=0,
                             feedback=[], sample_rate=48000)
+
+
+def test_generation_sends_every_input_to_the_models_device_and_dtype(monkeypatch) -> None:
+    """The model on `meta` (as a GPU stands in on CPU CI): every tensor handed to generate() must
+    be on the model's device, the chroma in the model's dtype — a tensor left on the CPU (the
+    repeated chroma, the text ids) is caught here, not on the first GPU run."""
+    import torch
+
+    bundle = tiny_musicgen_melody(0, window_s=1.0)
+    bundle.model.to(device="meta", dtype=torch.float16)
+    seen: dict[str, tuple[str, torch.dtype]] = {}
+
+    def fake_generate(**kw):
+        for k, v in kw.items():
+            if isinstance(v, torch.Tensor):
+                seen[k] = (v.device.type, v.dtype)
+        n = kw["max_new_tokens"] - bundle.num_codebooks + 1
+        return torch.zeros(1, 1, n * round(bundle.sample_rate / bundle.frame_rate))
+
+    monkeypatch.setattr(bundle.model, "generate", fake_generate)
+    chroma = rhythm_chroma(SPOTS, 0.8, "D", bundle.chroma, mode="minor")
+    audio, _ = generate_music(bundle, describe(brief()), chroma, 0.8, seed=0)
+    assert audio.size == round(0.8 * bundle.sample_rate)
+    assert seen["input_features"] == ("meta", torch.float16)
+    assert {d for d, _ in seen.values()} == {"meta"}, seen
