@@ -9,7 +9,7 @@ PIP    := $(VENV)/bin/pip
 DEMO_REQUEST ?= A glass of water is knocked off a table and shatters on the floor; slow-motion replay of the fall; tense strings.
 DEMO_DIR ?= runs/demo
 
-.PHONY: venv browser demo test lint bench soak clean test-audiocraft
+.PHONY: venv browser instruments demo test lint bench soak clean test-audiocraft
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 venv: $(VENV)/.installed
 
-demo: venv
+demo: venv instruments
 	$(VENV)/bin/filmcrew run "$(DEMO_REQUEST)" --run-dir $(DEMO_DIR) --yes
 
 # Browser tests (the HTML eval report, the web UI) drive the system Chromium headless through
@@ -30,7 +30,16 @@ browser:
 	    ($$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null) || \
 	    echo "warning: no chromium; the browser tests will be skipped (they fail under CI=true)"; }
 
-test: venv browser
+# Real instruments for the procedural score: FluidSynth and a General MIDI SoundFont (Debian
+# packages; installed here if missing). Optional: without them the numpy synthesizer renders the
+# stems, the brief's instruments are approximated and the log says so.
+instruments:
+	@command -v fluidsynth >/dev/null 2>&1 && ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || \
+	  { SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	    ($$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq fluidsynth fluid-soundfont-gm >/dev/null) || \
+	    echo "note: no fluidsynth + GM SoundFont; the procedural score uses the numpy synth (instruments approximated)"; }
+
+test: venv browser instruments
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 

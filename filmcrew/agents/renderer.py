@@ -135,6 +135,9 @@ def build_report(state: dict[str, Any], run_dir: Path, final: ArtifactRef,
             "critiques": music.get("critiques", []),
             "lufs": mix.meta.get("lufs"), "true_peak_db": mix.meta.get("true_peak_db"),
             "stems": mix.meta.get("stems", []),
+            # spots hit before/after conforming generated music to the picture (issue 20)
+            "conform": {k.removeprefix("conform_"): v for k, v in ArtifactRef.model_validate(
+                music["stems"]).meta.items() if k.startswith("conform_")} or None,
         },
         # weights with terms the user must know about (RFLAV's are non-commercial)
         "licenses": sorted({str(c.clip.meta["license"]) for c in chosen if "license" in c.clip.meta}),

@@ -297,7 +297,9 @@ def evaluate_run(run_dir: Path, *, clip: ClipScorerLike | None = None,
         sections.append((t, t + length, 0.3 + 0.7 * e / top))
         t += length
     spots_doc = _artifact_json(run_dir, records, "rhythm_spots")
-    spots = list(spots_doc["times_s"]) if spots_doc else cuts
+    # Rhythm's target: the cuts and impacts, not the beat grid the composer fitted itself
+    spots = [t for t, k in zip(spots_doc["times_s"], spots_doc.get("kinds") or [], strict=False)
+             if k in ("cut", "impact")] if spots_doc and spots_doc.get("kinds") else cuts
     target = float(options.get("target_lufs", -14.0))
     audio_metrics: dict[str, Any]
     if info.audio_duration_s:

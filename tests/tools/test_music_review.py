@@ -105,11 +105,12 @@ def test_onset_measures_tell_aligned_from_misaligned_audio():
     assert onset_alignment(on, SR, spots())["hit_rate"] == 1.0
     assert onset_alignment(on, SR, spots())["mean_abs_offset_s"] < 0.03
     assert onset_alignment(late, SR, spots())["hit_rate"] == 0.0
-    every = clicks(spots().times_s, n)
     rng = np.random.default_rng(0)
     random = clicks(sorted(rng.uniform(0, DUR - 0.1, len(spots().times_s))), n)
-    assert rhythm_xcorr(every, SR, spots()) > 0.8
+    grid = clicks(spots().beat_times_s, n)  # the fitted beat grid alone is not the target
+    assert rhythm_xcorr(on, SR, spots()) > 0.8
     assert rhythm_xcorr(random, SR, spots()) < 0.5
+    assert rhythm_xcorr(grid, SR, spots()) < rhythm_xcorr(on, SR, spots())
 
 
 def test_silent_audio_fails_the_rhythm_reviewer():
@@ -150,8 +151,9 @@ def test_rhythm_reviewer_measures_dynamics_against_the_sections():
     t = np.arange(n) / SR
     tone = np.sin(2 * np.pi * 330 * t).astype(np.float32)
     energy = np.interp(t, [0, 3.0, 3.2, 6.1, 6.3, DUR], [0.1, 0.1, 0.9, 0.9, 0.5, 0.5])
-    follows = (0.3 * energy * tone + clicks(spots().times_s, n)).astype(np.float32)
-    opposes = (0.3 * (1.0 - energy) * tone + clicks(spots().times_s, n)).astype(np.float32)
+    strong = [t for t, k in zip(spots().times_s, spots().kinds, strict=True) if k in ("cut", "impact")]
+    follows = (0.3 * energy * tone + clicks(strong, n)).astype(np.float32)
+    opposes = (0.3 * (1.0 - energy) * tone + clicks(strong, n)).astype(np.float32)
     score, _ = good()
     dyn = [by_name(review(score, brief(), spots(), a, SR, sections=SECTIONS))["rhythm"].measured
            for a in (follows, opposes)]

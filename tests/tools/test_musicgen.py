@@ -44,26 +44,48 @@ def tiny():
     return tiny_musicgen_melody(0, window_s=1.0)
 
 
-def test_rhythm_chroma_sits_on_the_tonic_at_the_spots_and_on_the_fifth_between() -> None:
+def test_rhythm_chroma_hits_the_cuts_and_impacts_over_a_bed_in_the_key() -> None:
     params = ChromaParams()
-    chroma = rhythm_chroma(SPOTS, 5.0, "D", params)
+    chroma = rhythm_chroma(SPOTS, 5.0, "D", params, mode="minor")
     assert chroma.shape == (1 + round(5.0 * params.fps), 12)
     assert np.all(chroma.sum(axis=1) == 1.0)  # one-hot per frame, as MusicGen-Melody's extractor
-    tonic, fifth = KEY_PC["D"], (KEY_PC["D"] + 7) % 12
+    tonic, third = KEY_PC["D"], (KEY_PC["D"] + 3) % 12
     frame = lambda t: round(t * params.fps)  # noqa: E731
-    for t in SPOTS.times_s:
+    for t in (0.5, 2.8):  # the cut and the impact
         assert chroma[frame(t)].argmax() == tonic, t
-    for a, b in zip(SPOTS.times_s, SPOTS.times_s[1:], strict=False):
-        assert chroma[frame((a + b) / 2)].argmax() == fifth
-    # Stronger spots ring longer: more tonic frames around the cut than around the weak spot.
-    around = lambda t: int((chroma[frame(t) - 3: frame(t) + 4].argmax(1) == tonic).sum())  # noqa: E731
-    assert around(0.5) > around(1.6)
+    for t in (1.6, 4.0, 1.1, 3.5):  # motion peaks and the gaps read as the bed, not as hits
+        assert chroma[frame(t)].argmax() == third, t
+    # the beat grid is no longer rendered: at most a few tonic frames per hit
+    assert (chroma.argmax(1) == tonic).mean() < 0.3
+    # a weaker impact is hit on the fifth; below the floor it is left out
+    weak = SPOTS.model_copy(update={"strengths": [1.0, 0.4, 0.5, 0.7]})
+    assert rhythm_chroma(weak, 5.0, "D", params)[frame(2.8)].argmax() == (tonic + 7) % 12
+    floor = rhythm_chroma(weak, 5.0, "D", params, min_strength=0.6)
+    assert floor[frame(2.8)].argmax() == third
+    # the first version (every spot on the tonic over a drone on the fifth) is still there
+    legacy = rhythm_chroma(SPOTS, 5.0, "D", params, legacy=True)
+    assert legacy[frame(1.6)].argmax() == tonic
+
+
+def test_short_windows_repeat_the_chroma_instead_of_padding_with_c() -> None:
+    from filmcrew.tools.music.musicgen.model import _window_chroma
+
+    bundle = tiny()
+    chroma = np.zeros((40, 12), np.float32)
+    chroma[:, 5] = 1.0
+    chroma[3, 2] = 1.0
+    feats = _window_chroma(bundle, chroma, 0.0, 0.5).numpy()[0]
+    assert feats.shape[0] == bundle.chroma_length
+    assert feats[:, 0].sum() == 0  # no "no condition" C frames
+    old = _window_chroma(bundle, chroma, 0.0, 0.5, pad="c").numpy()[0]
+    assert old[-1, 0] == 1.0
 
 
 def test_description_carries_the_brief() -> None:
     text = describe(brief())
     for word in ("low strings", "D minor", "60 bpm", "tense", "harbour at dusk", "storm"):
         assert word in text
+    assert "104 bpm" in describe(brief(), 103.7)  # the tempo fitted to the cut wins
 
 
 def test_generation_with_and_without_rhythm_has_the_requested_length() -> None:
@@ -143,8 +165,12 @@ def test_composer_through_the_store_gives_exact_stems_and_a_score_and_caches(sto
     _, retry = composer.compose(store, "composer", brief(), SPOTS, sections, 2.5, seed=1,
                                 feedback=fb, sample_rate=48000)
     assert retry.sha256 != stems_ref.sha256
-    assert retry.meta["guidance_scale"] > stems_ref.meta["guidance_scale"]
+    assert retry.meta["guidance_scale"] == stems_ref.meta["guidance_scale"]  # no "accent all"
     assert "rhythmic accents" in str(retry.meta["description"])
+    assert any("spots >= 0.5" in a for a in retry.meta["feedback_applied"])
+    # conform ran and reported the spots hit before and after
+    m = stems_ref.meta
+    assert m["conform"] and m["conform_spots_hit_after"] >= m["conform_spots_hit_before"]
 
 
 def test_feedback_knobs() -> None:
@@ -221,3 +247,28 @@ def test_music_backend_reads_the_settings_and_audiocraft_says_what_is_missing(st
         with pytest.raises(ImportError, match=r"audiocraft package.*\.venv-audiocraft"):
             backend.compose(store, "composer", brief(), SPOTS, [(0.0, 1.0, 0.5)], 1.0, seed=0,
                             feedback=[], sample_rate=48000)
+
+
+def test_generation_sends_every_input_to_the_models_device_and_dtype(monkeypatch) -> None:
+    """The model on `meta` (as a GPU stands in on CPU CI): every tensor handed to generate() must
+    be on the model's device, the chroma in the model's dtype — a tensor left on the CPU (the
+    repeated chroma, the text ids) is caught here, not on the first GPU run."""
+    import torch
+
+    bundle = tiny_musicgen_melody(0, window_s=1.0)
+    bundle.model.to(device="meta", dtype=torch.float16)
+    seen: dict[str, tuple[str, torch.dtype]] = {}
+
+    def fake_generate(**kw):
+        for k, v in kw.items():
+            if isinstance(v, torch.Tensor):
+                seen[k] = (v.device.type, v.dtype)
+        n = kw["max_new_tokens"] - bundle.num_codebooks + 1
+        return torch.zeros(1, 1, n * round(bundle.sample_rate / bundle.frame_rate))
+
+    monkeypatch.setattr(bundle.model, "generate", fake_generate)
+    chroma = rhythm_chroma(SPOTS, 0.8, "D", bundle.chroma, mode="minor")
+    audio, _ = generate_music(bundle, describe(brief()), chroma, 0.8, seed=0)
+    assert audio.size == round(0.8 * bundle.sample_rate)
+    assert seen["input_features"] == ("meta", torch.float16)
+    assert {d for d, _ in seen.values()} == {"meta"}, seen

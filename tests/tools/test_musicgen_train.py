@@ -74,3 +74,26 @@ def test_overfitting_two_pairs_drives_the_loss_down_and_the_weights_round_trip(t
     audio, sr = generate_music(loaded, describe(brief()), rhythm_chroma(spots, 0.5, "A", loaded.chroma),
                                0.5, seed=0)
     assert audio.shape == (round(0.5 * sr),)
+
+
+def test_a_half_precision_model_trains_with_fp32_master_weights(tmp_path) -> None:
+    """The GPU load path gives a half-precision model: training keeps fp32 master weights under
+    autocast (bf16 here, which the CPU supports) and hands back a model of one dtype that still
+    generates."""
+    torch.set_num_threads(1)
+    write_pairs(tmp_path)
+    from filmcrew.tools.music.musicgen.model import tiny_musicgen_melody
+
+    bundle = tiny_musicgen_melody(2, window_s=1.0)
+    bundle.model.to(torch.bfloat16)
+    before = bundle.model.audio_enc_to_dec_proj.weight.detach().clone()
+    h = train_rhythm(bundle, load_pairs(tmp_path), steps=30, lr=3e-2, max_seconds=1.0, seed=0)
+    print(f"bf16 projection only: loss before {np.mean(h[:5]):.3f} after {np.mean(h[-5:]):.3f}")
+    assert np.isfinite(h).all() and np.mean(h[-5:]) < np.mean(h[:5])
+    assert bundle.extra["master_dtype"] == "float32"
+    assert {p.dtype for p in bundle.model.parameters()} == {torch.bfloat16}
+    assert not torch.equal(before, bundle.model.audio_enc_to_dec_proj.weight)
+    spots = RhythmSpots(times_s=[0.2, 0.6], strengths=[1.0, 1.0], tempo_bpm=120)
+    audio, sr = generate_music(bundle, describe(brief()), rhythm_chroma(spots, 0.5, "A", bundle.chroma),
+                               0.5, seed=0)
+    assert audio.shape == (round(0.5 * sr),) and np.isfinite(audio).all()

@@ -27,11 +27,16 @@ class ProceduralComposer:
 
     name = "procedural"
 
+    def __init__(self, *, fluidsynth: bool = True, soundfont: str | None = None):
+        """`fluidsynth`: render through FluidSynth with a GM SoundFont when this machine has
+        both (music/fluid.py), else the numpy synthesizer."""
+        self.fluidsynth, self.soundfont = fluidsynth, soundfont
+
     def compose(self, store: ArtifactStore, node: str, brief: MusicBrief, spots: RhythmSpots,
                 sections: list[tuple[float, float, float]], duration_s: float, *, seed: int,
                 feedback: list[str], sample_rate: int,
                 progress: Progress | None = None) -> tuple[ArtifactRef, ArtifactRef]:
-        from filmcrew.tools.music.procedural import Score, compose, render_stems
+        from filmcrew.tools.music.procedural import Score, compose
 
         params = {"brief": brief.model_dump(mode="json"), "spots": spots.model_dump(mode="json"),
                   "sections": sections, "duration_s": duration_s, "feedback": list(feedback)}
@@ -42,18 +47,26 @@ class ProceduralComposer:
                 brief, spots, sections, duration_s, seed=seed, feedback=list(feedback)).to_json())(p),
         )
 
+        from filmcrew.tools.music.fluid import render_score_stems, synth_id
+
+        synth = synth_id(self.soundfont) if self.fluidsynth else "numpy"
+
         def make_stems(path: Path) -> dict:
             from filmcrew.tools.media import write_audio
 
             score = Score.from_json(store.read_json(score_ref))
-            stems = render_stems(score, sample_rate=sample_rate)
+            stems, used, programs = render_score_stems(
+                score, sample_rate, list(brief.instruments), soundfont=self.soundfont,
+                use_fluidsynth=self.fluidsynth)
             if progress:
                 progress(1, 1)
             write_audio(path, np.stack([stems[s] for s in STEMS], axis=1), sample_rate)
-            return {"duration_s": duration_s, "sample_rate": sample_rate, "stems": list(STEMS)}
+            return {"duration_s": duration_s, "sample_rate": sample_rate, "stems": list(STEMS),
+                    "synth": used, "gm_programs": [f"{k}={v}" for k, v in programs.items()]}
 
         stems_ref = store.get_or_create(node, "synthesize", COMPOSER_VERSION,
-                                        {"sample_rate": sample_rate}, ext="wav",
+                                        {"sample_rate": sample_rate, "synth": synth,
+                                         "instruments": list(brief.instruments)}, ext="wav",
                                         media_type="audio/wav", make=make_stems,
                                         inputs=[score_ref])
         return score_ref, stems_ref

@@ -68,14 +68,14 @@ def onset_alignment(audio: np.ndarray, sr: int, spots: RhythmSpots) -> dict[str,
 
 
 def rhythm_xcorr(
-    audio: np.ndarray, sr: int, spots: RhythmSpots, *, fps: int = 100, max_lag_s: float = 0.1,
+    audio: np.ndarray, sr: int, spots: RhythmSpots, *, fps: int = 100, max_lag_s: float = 0.05,
     sigma_s: float = 0.02,
 ) -> float:
-    """FilmComposer's Rhythm metric (0..1) of `audio` against all the spots; kept for callers of
-    the old name — the metric lives in filmcrew.tools.music.metrics.rhythm_score."""
+    """FilmComposer's Rhythm metric (0..1) of `audio` against the cuts and impacts, weighted by
+    strength; kept for callers of the old name — the metric is tools.music.metrics.rhythm_score."""
     from filmcrew.tools.music.metrics import rhythm_score
 
-    return rhythm_score(audio, sr, spots.times_s, fps=fps, max_lag_s=max_lag_s, sigma_s=sigma_s)
+    return rhythm_score(audio, sr, spots, fps=fps, max_lag_s=max_lag_s, sigma_s=sigma_s)
 
 
 def key_consistency(score: Score) -> float:

@@ -20,7 +20,7 @@ from filmcrew.artifacts import ArtifactStore
 from filmcrew.schemas import ArtifactRef, MusicBrief, RhythmSpots
 from filmcrew.tools.protocols import Progress
 
-AUDIOCRAFT_VERSION = "1"
+AUDIOCRAFT_VERSION = "2"
 DEFAULT_MODEL = "facebook/musicgen-melody"
 _MODELS: dict[tuple[str, str], Any] = {}
 
@@ -95,9 +95,9 @@ class AudiocraftComposer:
     name = "audiocraft"
 
     def __init__(self, model: str | None = None, *, debug_models: bool = False,
-                 device: str | None = None, guidance_scale: float = 3.0):
+                 device: str | None = None, guidance_scale: float = 3.0, conform: bool = True):
         self.model = "debug" if debug_models else (model or DEFAULT_MODEL)
-        self.device, self.guidance_scale = device, guidance_scale
+        self.device, self.guidance_scale, self.conform = device, guidance_scale, conform
 
     def compose(self, store: ArtifactStore, node: str, brief: MusicBrief, spots: RhythmSpots,
                 sections: list[tuple[float, float, float]], duration_s: float, *, seed: int,
@@ -105,30 +105,31 @@ class AudiocraftComposer:
                 progress: Progress | None = None) -> tuple[ArtifactRef, ArtifactRef]:
         """(score JSON transcribed from the music, one-stem "music" WAV at `sample_rate`)."""
         from filmcrew.tools.music.musicgen.composer import (
+            finish_take,
             plan_take,
-            resample_exact,
             transcribed_score,
         )
 
         knobs, description, params, gen_seed = plan_take(
             brief, spots, feedback, seed, guidance_scale=self.guidance_scale, duration_s=duration_s,
-            sample_rate=sample_rate)
+            sample_rate=sample_rate, conform=self.conform)
 
         def make_stems(path: Path) -> dict:
             from filmcrew.tools.media import write_audio
             from filmcrew.tools.music.musicgen.model import rhythm_waveform
 
             model = load_audiocraft(self.model, self.device)
-            s = spots.model_copy(update={"strengths": [1.0] * len(spots.times_s)}) \
-                if knobs.accent_spots else spots
-            wave = rhythm_waveform(s, duration_s, knobs.brief.key, 32000)
+            wave = rhythm_waveform(spots, duration_s, knobs.brief.key, 32000,
+                                   mode=knobs.brief.mode, min_strength=knobs.min_strength)
             audio, sr = generate_audiocraft(model, description, wave, 32000, duration_s,
                                             seed=gen_seed, guidance_scale=knobs.guidance_scale,
                                             progress=progress)
-            write_audio(path, resample_exact(audio, sr, sample_rate, duration_s), sample_rate)
+            music, conformed = finish_take(audio, sr, sample_rate, duration_s, spots, self.conform)
+            write_audio(path, music, sample_rate)
             return {"duration_s": duration_s, "sample_rate": sample_rate, "stems": ["music"],
                     "description": description, "guidance_scale": knobs.guidance_scale,
-                    "model_sample_rate": sr, "feedback_applied": list(knobs.applied)}
+                    "model_sample_rate": sr, "feedback_applied": list(knobs.applied),
+                    "conform": conformed is not None, **(conformed or {})}
 
         stems_ref = store.get_or_create(node, "audiocraft", AUDIOCRAFT_VERSION, params, ext="wav",
                                         media_type="audio/wav", make=make_stems,

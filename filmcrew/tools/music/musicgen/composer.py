@@ -7,8 +7,13 @@ artifacts cached by their parameters, like the procedural composer's.
 
 The reviewers' reasons change the next round through `feedback_knobs`: phrases from
 music_score.FEEDBACK_PHRASES reword the description, raise the guidance scale (follow the text
-and rhythm more closely), sharpen the rhythm hits, or change the mode; and any feedback at all
-moves to a fresh sampling seed, so a failing take is never regenerated identically.
+more closely), thin the rhythm condition to the strongest cuts and impacts (more contrast, never
+"accent everything"), or change the mode; and any feedback at all moves to a fresh sampling seed,
+so a failing take is never regenerated identically.
+
+Stock MusicGen-Melody reads the chroma as melody, not rhythm, so after generation the music is
+conformed to the picture (tools/music/conform.py: strong onsets warped onto the cuts and impacts);
+on by default, and the stems' metadata records the spot hit rate before and after.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from filmcrew.artifacts import ArtifactStore
 from filmcrew.schemas import ArtifactRef, MusicBrief, RhythmSpots
 from filmcrew.tools.protocols import Progress
 
-MUSICGEN_VERSION = "1"
+MUSICGEN_VERSION = "2"
 GUIDANCE_STEP = 1.5
 MAX_GUIDANCE = 7.0
 
@@ -35,39 +40,43 @@ class Knobs:
     brief: MusicBrief
     extra_words: list[str] = field(default_factory=list)
     guidance_scale: float = 3.0
-    accent_spots: bool = False  # every spot rendered as a full-strength hit
+    min_strength: float = 0.0  # cuts/impacts weaker than this are left out of the condition
     seed_offset: int = 0
     applied: list[str] = field(default_factory=list)
 
 
-#: phrase in a reviewer's reason → (words added to the description, guidance bump, accent spots)
-RULES: tuple[tuple[tuple[str, ...], str, float, bool], ...] = (
-    (("off the spots", "snap onsets"), "clear rhythmic accents on the beat", GUIDANCE_STEP, True),
-    (("outside the key", "stricter scale"), "simple diatonic melody", GUIDANCE_STEP, False),
-    (("smaller intervals", "leaps too large"), "smooth stepwise melody", 0.0, False),
-    (("range too wide",), "narrow melodic range", 0.0, False),
-    (("chord tones",), "consonant triadic harmony", 0.0, False),
-    (("resolve to the tonic",), "ending on the tonic", 0.0, False),
-    (("denser rhythm",), "busy fast-moving melody", 0.0, False),
-    (("sparser rhythm",), "sparse slow melody with long notes", 0.0, False),
+#: Spots kept in the condition after a failing rhythm review: the strong ones only.
+RHYTHM_FLOOR = 0.5
+
+#: phrase in a reviewer's reason → (words added to the description, guidance bump, spot floor)
+RULES: tuple[tuple[tuple[str, ...], str, float, float], ...] = (
+    (("off the spots", "snap onsets"), "clear rhythmic accents", 0.0, RHYTHM_FLOOR),
+    (("outside the key", "stricter scale"), "simple diatonic melody", GUIDANCE_STEP, 0.0),
+    (("smaller intervals", "leaps too large"), "smooth stepwise melody", 0.0, 0.0),
+    (("range too wide",), "narrow melodic range", 0.0, 0.0),
+    (("chord tones",), "consonant triadic harmony", 0.0, 0.0),
+    (("resolve to the tonic",), "ending on the tonic", 0.0, 0.0),
+    (("denser rhythm",), "busy fast-moving melody", 0.0, 0.0),
+    (("sparser rhythm",), "sparse slow melody with long notes", 0.0, 0.0),
 )
 
 
 def feedback_knobs(brief: MusicBrief, feedback: list[str], *, guidance_scale: float = 3.0) -> Knobs:
     """The generation settings for a round: the reviewers' reasons, matched case-insensitively
-    against the composer's phrases, reword the description, raise guidance (capped at 7), accent
-    the rhythm hits, or switch the mode; a reason naming none is recorded as ignored. Any feedback
+    against the composer's phrases, reword the description, raise guidance (capped at 7), keep
+    only the strong cuts/impacts in the rhythm condition, or switch the mode; a reason naming none is recorded as ignored. Any feedback
     changes the sampling seed (a hash of the reasons)."""
     k = Knobs(brief=brief, guidance_scale=guidance_scale)
     for reason in feedback:
         r = reason.lower()
         before = len(k.applied)
-        for phrases, words, bump, accent in RULES:
+        for phrases, words, bump, floor in RULES:
             if any(p in r for p in phrases) and words not in k.extra_words:
                 k.extra_words.append(words)
                 k.guidance_scale = min(MAX_GUIDANCE, k.guidance_scale + bump)
-                k.accent_spots |= accent
-                k.applied.append(f"+{words!r}" + (f", guidance {k.guidance_scale:g}" if bump else ""))
+                k.min_strength = max(k.min_strength, floor)
+                k.applied.append(f"+{words!r}" + (f", guidance {k.guidance_scale:g}" if bump else "")
+                                 + (f", spots >= {floor:g}" if floor else ""))
         for mode in ("minor", "major"):
             if f"use {mode} mode" in r and k.brief.mode != mode:
                 k.brief = k.brief.model_copy(update={"mode": mode})
@@ -87,9 +96,11 @@ class MusicgenComposer:
 
     def __init__(self, model: str | None = None, *, debug_models: bool = False,
                  rhythm: Path | None = None, device: str | None = None, guidance_scale: float = 3.0,
-                 window_s: float | None = None, overlap_s: float | None = None):
+                 window_s: float | None = None, overlap_s: float | None = None,
+                 conform: bool = True):
         self.model, self.debug, self.rhythm, self.device = model, debug_models, rhythm, device
         self.guidance_scale, self.window_s, self.overlap_s = guidance_scale, window_s, overlap_s
+        self.conform = conform
 
     def model_id(self) -> str:
         """What the artifact keys record as the model (tiny model, checkpoint, rhythm weights)."""
@@ -106,7 +117,8 @@ class MusicgenComposer:
         `sample_rate`, exactly `duration_s` long). Both cached by their parameters."""
         knobs, description, params, gen_seed = plan_take(
             brief, spots, feedback, seed, guidance_scale=self.guidance_scale, duration_s=duration_s,
-            sample_rate=sample_rate, window_s=self.window_s, overlap_s=self.overlap_s)
+            sample_rate=sample_rate, window_s=self.window_s, overlap_s=self.overlap_s,
+            conform=self.conform)
 
         def make_stems(path: Path) -> dict:
             from filmcrew.tools.media import write_audio
@@ -120,17 +132,17 @@ class MusicgenComposer:
                                    device=self.device)
             chroma = None
             if bundle.melody:
-                s = spots.model_copy(update={"strengths": [1.0] * len(spots.times_s)}) \
-                    if knobs.accent_spots else spots
-                chroma = rhythm_chroma(s, duration_s, knobs.brief.key, bundle.chroma)
+                chroma = rhythm_chroma(spots, duration_s, knobs.brief.key, bundle.chroma,
+                                       mode=knobs.brief.mode, min_strength=knobs.min_strength)
             audio, sr = generate_music(bundle, description, chroma, duration_s, seed=gen_seed,
                                        guidance_scale=knobs.guidance_scale, window_s=self.window_s,
                                        overlap_s=self.overlap_s, progress=progress)
-            write_audio(path, resample_exact(audio, sr, sample_rate, duration_s)[:, None],
-                        sample_rate)
+            music, conformed = finish_take(audio, sr, sample_rate, duration_s, spots, self.conform)
+            write_audio(path, music[:, None], sample_rate)
             return {"duration_s": duration_s, "sample_rate": sample_rate, "stems": ["music"],
                     "description": description, "guidance_scale": knobs.guidance_scale,
-                    "model_sample_rate": sr, "feedback_applied": list(knobs.applied)}
+                    "model_sample_rate": sr, "feedback_applied": list(knobs.applied),
+                    "conform": conformed is not None, **(conformed or {})}
 
         stems_ref = store.get_or_create(node, "musicgen", MUSICGEN_VERSION, params, ext="wav",
                                         media_type="audio/wav", make=make_stems,
@@ -142,7 +154,7 @@ class MusicgenComposer:
 
 def plan_take(brief: MusicBrief, spots: RhythmSpots, feedback: list[str], seed: int, *,
               guidance_scale: float, duration_s: float, sample_rate: int,
-              **extra: float | None) -> tuple[Knobs, str, dict, int]:
+              **extra: float | bool | None) -> tuple[Knobs, str, dict, int]:
     """One round's generation: the knobs the feedback sets, the text description, the parameters
     the music is cached under, and the sampling seed."""
     from filmcrew.tools.music.musicgen.model import describe
@@ -150,9 +162,9 @@ def plan_take(brief: MusicBrief, spots: RhythmSpots, feedback: list[str], seed: 
     if duration_s <= 0 or sample_rate <= 0:
         raise ValueError(f"duration {duration_s} s at {sample_rate} Hz; both must be > 0")
     knobs = feedback_knobs(brief, list(feedback), guidance_scale=guidance_scale)
-    description = ", ".join([describe(knobs.brief), *knobs.extra_words])
+    description = ", ".join([describe(knobs.brief, spots.tempo_bpm), *knobs.extra_words])
     params = {"description": description, "spots": spots.model_dump(mode="json"),
-              "tonic": knobs.brief.key, "accent": knobs.accent_spots,
+              "tonic": knobs.brief.key, "mode": knobs.brief.mode, "min_strength": knobs.min_strength,
               "guidance_scale": knobs.guidance_scale, "duration_s": duration_s,
               "sample_rate": sample_rate, "seed_offset": knobs.seed_offset, **extra}
     return knobs, description, params, seed + knobs.seed_offset
@@ -178,6 +190,19 @@ def transcribed_score(store: ArtifactStore, node: str, version: str, stems: Arti
                                 "spots": spots.model_dump(mode="json"), "sections": sections},
                                ext="json", media_type="application/json", make=make,
                                inputs=[stems])
+
+
+def finish_take(audio: np.ndarray, sr: int, sample_rate: int, duration_s: float,
+                spots: RhythmSpots, conform: bool) -> tuple[np.ndarray, dict | None]:
+    """A generated take at the mix rate, exactly `duration_s` long, conformed to the cuts and
+    impacts when `conform` (tools/music/conform.py); returns (audio, the conform report or None)."""
+    y = resample_exact(audio, sr, sample_rate, duration_s)
+    if not conform:
+        return y, None
+    from filmcrew.tools.music.conform import conform as conform_audio
+
+    res = conform_audio(y, sample_rate, spots)
+    return res.audio.astype(np.float32), res.report()
 
 
 def resample_exact(audio: np.ndarray, sr: int, target_sr: int, duration_s: float) -> np.ndarray:

@@ -64,10 +64,12 @@ class MusicgenBundle:
         return int(self.model.decoder.config.num_codebooks)
 
 
-def describe(brief: MusicBrief) -> str:
+def describe(brief: MusicBrief, tempo_bpm: float | None = None) -> str:
     """MusicGen's text condition: the brief's description, its musical decisions and the seven
-    visual attributes, in the comma-separated style MusicGen was trained on."""
-    tempo = round((brief.tempo_bpm_min + brief.tempo_bpm_max) / 2)
+    visual attributes, in the comma-separated style MusicGen was trained on. The tempo is the one
+    fitted to the cut (`tempo_bpm`, the spots' tempo) when given, so text and rhythm agree; else
+    the middle of the brief's range."""
+    tempo = round(tempo_bpm or (brief.tempo_bpm_min + brief.tempo_bpm_max) / 2)
     mood = mood_of(brief)
     parts = [
         brief.description.strip().rstrip("."),
@@ -253,9 +255,12 @@ def load_rhythm(bundle: Any, path: Path) -> None:
     bundle.rhythm = str(path)
 
 
-def _window_chroma(bundle: MusicgenBundle, chroma: np.ndarray, start_s: float, end_s: float) -> Any:
-    """The chroma frames of [start_s, end_s), padded with silence frames (one-hot C, as the
-    processor's zero padding gives) to the model's chroma length."""
+def _window_chroma(bundle: MusicgenBundle, chroma: np.ndarray, start_s: float, end_s: float,
+                   *, pad: str = "repeat") -> Any:
+    """The chroma frames of [start_s, end_s), filled to the model's chroma length by repeating
+    them, as transformers and audiocraft do for a short melody (`pad="c"`: one-hot C, the
+    processor's zero padding, which is also the model's own "no condition" input for guidance —
+    the first version's behaviour, kept for the benchmark)."""
     import logging
 
     import torch
@@ -267,10 +272,15 @@ def _window_chroma(bundle: MusicgenBundle, chroma: np.ndarray, start_s: float, e
     fps = bundle.chroma.fps
     a, b = round(start_s * fps), max(round(start_s * fps) + 1, round(end_s * fps))
     part = chroma[a:b]
+    if part.shape[0] == 0:
+        part = chroma[-1:]
     n = max(bundle.chroma_length, part.shape[0])
-    out = np.zeros((n, 12), np.float32)
-    out[:, 0] = 1.0
-    out[: part.shape[0]] = part
+    if pad == "repeat":
+        out = np.resize(part, (n, 12)).astype(np.float32)  # np.resize repeats the rows
+    else:
+        out = np.zeros((n, 12), np.float32)
+        out[:, 0] = 1.0
+        out[: part.shape[0]] = part
     return torch.from_numpy(out[: bundle.chroma_length or n])[None]
 
 
@@ -293,7 +303,7 @@ class _StepCounter:
 def generate_music(
     bundle: MusicgenBundle, description: str, chroma: np.ndarray | None, duration_s: float, *,
     seed: int, guidance_scale: float = 3.0, window_s: float | None = None,
-    overlap_s: float | None = None, progress: Any | None = None,
+    overlap_s: float | None = None, progress: Any | None = None, chroma_pad: str = "repeat",
 ) -> tuple[np.ndarray, int]:
     """Generate `duration_s` seconds of music (mono float32 at the model's rate): text-conditioned,
     and rhythm-conditioned when `chroma` (frames, 12 at `bundle.chroma.fps`) is given.
@@ -347,7 +357,7 @@ def generate_music(
                 codes = model.audio_encoder.encode(tail).audio_codes[0, :, :k, :p]
             kwargs["decoder_input_ids"] = codes.reshape(k, p).long()
         if chroma is not None:
-            feats = _window_chroma(bundle, chroma, start_s, start_s + (p + new) / fr)
+            feats = _window_chroma(bundle, chroma, start_s, start_s + (p + new) / fr, pad=chroma_pad)
             kwargs["input_features"] = feats.to(dev, model.dtype)
         state["steps"] = 0
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):

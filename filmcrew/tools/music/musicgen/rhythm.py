@@ -1,6 +1,6 @@
 """The rhythm conditioning of MusicGen-Melody (FilmComposer, METHODS.md §5.2–5.3).
 
-The rhythm spots are rendered as a waveform of pitched hits on the brief's tonic, and a chromagram
+The cuts and impacts are rendered as a waveform of pitched hits over a bed in the brief's key, and a chromagram
 is taken from it the way MusicGen-Melody's feature extractor does (STFT n_fft 16384, hop 4096 at
 32 kHz, librosa chroma filters, max-normalised, argmax one-hot per frame: 7.8 frames/s, 12 bins).
 That chroma is the model's `input_features` (tools/music/musicgen/model.py).
@@ -15,10 +15,11 @@ import numpy as np
 from filmcrew.schemas import RhythmSpots
 from filmcrew.tools.music.score import KEY_PC
 
-#: A rhythm hit: fundamental plus octave only — a third partial would put energy on the fifth,
-#: the pitch class the drone uses to mark "no spot here".
+#: A rhythm hit: fundamental plus octave only — a third partial would put energy on the fifth.
 HIT_PARTIALS = (1.0, 0.5)
-DRONE_LEVEL = 0.1  # the fifth under everything, so one-hot chroma frames without a hit are not C
+DRONE_LEVEL = 0.1  # the bed under everything, so one-hot chroma frames without a hit are not C
+STRONG_HIT = 0.75  # spots this strong are hit on the tonic, weaker ones on the fifth
+TARGET_KINDS = ("cut", "impact")
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,19 @@ class ChromaParams:
 
 
 def rhythm_waveform(spots: RhythmSpots, duration_s: float, tonic: str,
-                    sample_rate: int = 32000) -> np.ndarray:
-    """The rhythm spots as audio: a hit on `tonic` (octave 3 and 4) at every spot, louder and
-    longer for stronger spots, over a quiet drone on the fifth.
+                    sample_rate: int = 32000, *, mode: str = "minor", min_strength: float = 0.0,
+                    legacy: bool = False) -> np.ndarray:
+    """The picture's cuts and impacts as audio the stock model can hear as changes.
 
-    The drone matters because the chroma is one-hot per frame: without it a silent frame reads as
-    pitch class C (argmax of zeros), indistinguishable from a hit when the tonic is C.
+    A quiet sustained bed on the mode's third (the key's colour, and never C by accident: with
+    one-hot chroma a silent frame reads as pitch class C), and at each cut or impact of strength
+    >= `min_strength` a hit, louder and longer for stronger spots: on the tonic for strong spots
+    (>= STRONG_HIT), on the fifth for weaker ones, so the strength survives the one-hot chroma
+    as which pitch the frame jumps to. The beat grid and motion peaks are left out: rendered
+    too they made half the frames tonic and drowned the cuts (issue 20).
+
+    `legacy` renders the first version (every spot, beats included, all on the tonic over a drone
+    on the fifth), kept only as the benchmark's baseline.
     """
     if tonic not in KEY_PC:
         raise ValueError(f"tonic {tonic!r}; must be one of {sorted(KEY_PC)}")
@@ -51,17 +59,22 @@ def rhythm_waveform(spots: RhythmSpots, duration_s: float, tonic: str,
     t = np.arange(n) / sample_rate
     f0 = 440.0 * 2 ** ((48 + KEY_PC[tonic] - 69) / 12)  # tonic in octave 3 (C3..B3)
     fifth = f0 * 2 ** (7 / 12)
-    y = DRONE_LEVEL * (np.sin(2 * np.pi * fifth * t) + 0.5 * np.sin(2 * np.pi * 2 * fifth * t))
-    for when, strength in zip(spots.times_s, spots.strengths, strict=True):
+    bed = fifth if legacy else f0 * 2 ** ((3 if mode in ("minor", "dorian", "phrygian") else 4) / 12)
+    y = DRONE_LEVEL * (np.sin(2 * np.pi * bed * t) + 0.5 * np.sin(2 * np.pi * 2 * bed * t))
+    kinds = spots.kinds or ["cut" if s >= 0.99 else "motion" for s in spots.strengths]
+    for when, strength, kind in zip(spots.times_s, spots.strengths, kinds, strict=True):
         if not 0 <= when < duration_s:
             continue
         s = float(np.clip(strength, 0.0, 1.0))
+        if not legacy and (kind not in TARGET_KINDS or s < min_strength):
+            continue
+        f = f0 if legacy or s >= STRONG_HIT else fifth
         tau = 0.04 + 0.08 * s  # seconds: strong spots ring longer
         i = round(when * sample_rate)
         m = min(n - i, round(5 * tau * sample_rate))
         tt = np.arange(m) / sample_rate
         env = (0.25 + 0.75 * s) * np.exp(-tt / tau) * np.minimum(1.0, tt / 0.002)
-        tone = sum(a * np.sin(2 * np.pi * k * f0 * tt) for k, a in enumerate(HIT_PARTIALS, 1))
+        tone = sum(a * np.sin(2 * np.pi * k * f * tt) for k, a in enumerate(HIT_PARTIALS, 1))
         y[i:i + m] += env * tone
     return (y / max(1.0, float(np.abs(y).max()) / 0.9)).astype(np.float32)
 
@@ -106,10 +119,13 @@ def waveform_chroma(wave: np.ndarray, sample_rate: int, params: ChromaParams = C
 
 
 def rhythm_chroma(spots: RhythmSpots, duration_s: float, tonic: str,
-                  params: ChromaParams = ChromaParams(), *, one_hot: bool = True) -> np.ndarray:
+                  params: ChromaParams = ChromaParams(), *, one_hot: bool = True,
+                  mode: str = "minor", min_strength: float = 0.0,
+                  legacy: bool = False) -> np.ndarray:
     """The rhythm conditioning for the whole piece: chroma (frames, 12) of `rhythm_waveform`, at
     `params.fps` frames per second (7.8125 for MusicGen-Melody)."""
-    wave = rhythm_waveform(spots, duration_s, tonic, params.sample_rate)
+    wave = rhythm_waveform(spots, duration_s, tonic, params.sample_rate, mode=mode,
+                           min_strength=min_strength, legacy=legacy)
     return waveform_chroma(wave, params.sample_rate, params, one_hot=one_hot)
 
 

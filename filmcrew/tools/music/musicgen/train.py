@@ -121,34 +121,51 @@ def train_rhythm(bundle: Any, pairs: list[Pair], *, steps: int, lr: float = 1e-4
         raise ValueError(f"{bundle.model_id} is text-only; rhythm conditioning needs MusicGen-Melody")
     model = bundle.model
     names = set(trainable(bundle, train_decoder))
+    # fp32 master weights: a half-precision model (the GPU load path) trains its trainable
+    # parameters in float32 under autocast (a loss scaler for fp16), then casts them back so
+    # generation sees one dtype. Adam on raw fp16 weights loses small updates and diverges.
+    run_dtype = next(model.parameters()).dtype
+    half = run_dtype in (torch.float16, torch.bfloat16)
     params = []
     for n, p in model.named_parameters():
         p.requires_grad_(n in names)
         if n in names:
+            p.data = p.data.float()
             params.append(p)
     bundle.extra["trained"] = sorted(names)
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    dev_type = model.device.type
+    scaler = torch.amp.GradScaler(dev_type, enabled=run_dtype == torch.float16 and dev_type == "cuda")
     rng = np.random.default_rng(seed)
     cache: dict[Path, Any] = {}
     history: list[float] = []
     model.train()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for step in range(steps):
-            pair = pairs[int(rng.integers(len(pairs)))]
-            out = model(**_batch(bundle, pair, max_seconds, cache))
-            opt.zero_grad()
-            out.loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            history.append(float(out.loss.detach()))
-            if log and (step % 10 == 0 or step == steps - 1):
-                log(f"step {step + 1}/{steps} loss {history[-1]:.4f} lr {sched.get_last_lr()[0]:.2e}")
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for step in range(steps):
+                pair = pairs[int(rng.integers(len(pairs)))]
+                with torch.autocast(dev_type, dtype=run_dtype, enabled=half):
+                    out = model(**_batch(bundle, pair, max_seconds, cache))
+                opt.zero_grad()
+                scaler.scale(out.loss.float()).backward()
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                scaler.step(opt)
+                scaler.update()
+                sched.step()
+                history.append(float(out.loss.detach()))
+                if log and (step % 10 == 0 or step == steps - 1):
+                    log(f"step {step + 1}/{steps} loss {history[-1]:.4f} "
+                        f"lr {sched.get_last_lr()[0]:.2e}")
+    finally:
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        bundle.extra["master_dtype"] = str(params[0].dtype).removeprefix("torch.")
+        for p in params:
+            p.data = p.data.to(run_dtype)
     if math.isnan(history[-1]):
         raise RuntimeError("rhythm fine-tuning diverged (loss is NaN); lower lr")
     return history
