@@ -156,14 +156,16 @@ def _read_meta(path: Path) -> dict[str, Any]:
 
 
 def check_checkpoints(run_dir: Path) -> None:
-    """Read-only check of the checkpoint database: a damaged one is named, never rewritten."""
+    """Check the checkpoint database by reading it: a damaged one is named, never rewritten."""
     from filmcrew.runner import CHECKPOINT_DB, RunError
 
     db = Path(run_dir) / CHECKPOINT_DB
     if not db.exists():
         return
     try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        # read only in effect (nothing is written), but not mode=ro: a run killed mid-write leaves a
+        # journal that SQLite must roll back on open, which a read-only connection cannot do
+        conn = sqlite3.connect(db)
         try:
             ok = conn.execute("PRAGMA quick_check").fetchone()
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
