@@ -18,7 +18,8 @@ from typing import Any
 from filmcrew.config import MAX_DURATION_S, MAX_REQUEST_CHARS
 
 #: Files a run directory may hold; anything else in a non-empty directory means it is not ours.
-RUN_MARKERS = ("run.json", "chat.json", "checkpoints.sqlite", "trace.jsonl", "artifacts")
+RUN_MARKERS = ("run.json", "chat.json", "checkpoints.sqlite", "trace.jsonl", "artifacts", "run.tmp",
+               ".write-test", "plan.proposed.json", "final.mp4", "cuts")
 #: Shell syntax that has no place in a description of a film (nothing is ever run, but it is
 #: almost surely a paste into the wrong window).
 _SHELL = re.compile(r"\$\(|\$\{|`|\$[A-Za-z_][A-Za-z0-9_]*|(?:^|\s)(?:&&|\|\|)(?:\s|$)")
