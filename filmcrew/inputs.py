@@ -18,7 +18,8 @@ from typing import Any
 from filmcrew.config import MAX_DURATION_S, MAX_REQUEST_CHARS
 
 #: Files a run directory may hold; anything else in a non-empty directory means it is not ours.
-RUN_MARKERS = ("run.json", "chat.json", "checkpoints.sqlite", "trace.jsonl", "artifacts")
+RUN_MARKERS = ("run.json", "chat.json", "checkpoints.sqlite", "trace.jsonl", "artifacts", "run.tmp",
+               ".write-test", "plan.proposed.json", "final.mp4", "cuts")
 #: Shell syntax that has no place in a description of a film (nothing is ever run, but it is
 #: almost surely a paste into the wrong window).
 _SHELL = re.compile(r"\$\(|\$\{|`|\$[A-Za-z_][A-Za-z0-9_]*|(?:^|\s)(?:&&|\|\|)(?:\s|$)")
@@ -156,14 +157,16 @@ def _read_meta(path: Path) -> dict[str, Any]:
 
 
 def check_checkpoints(run_dir: Path) -> None:
-    """Read-only check of the checkpoint database: a damaged one is named, never rewritten."""
+    """Check the checkpoint database by reading it: a damaged one is named, never rewritten."""
     from filmcrew.runner import CHECKPOINT_DB, RunError
 
     db = Path(run_dir) / CHECKPOINT_DB
     if not db.exists():
         return
     try:
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+        # read only in effect (nothing is written), but not mode=ro: a run killed mid-write leaves a
+        # journal that SQLite must roll back on open, which a read-only connection cannot do
+        conn = sqlite3.connect(db)
         try:
             ok = conn.execute("PRAGMA quick_check").fetchone()
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
