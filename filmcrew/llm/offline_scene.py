@@ -115,7 +115,7 @@ PATH_WORDS = {"down": "down", "off": "off", "into": "into", "in": "into", "insid
               "along": "along", "up": "up", "around": "around", "round": "around",
               "toward": "toward", "towards": "toward", "to": "toward", "at": "toward",
               "from": "from", "against": "against", "under": "under", "beneath": "under",
-              "underneath": "under", "below": "under", "out": "out of", "away": "from"}
+              "underneath": "under", "below": "under", "out": "out of", "away": "from", "above": "over"}
 #: Participles that place a thing rather than act: "six plates stacked on a shelf".
 PLACING = {"stacked", "sitting", "sits", "standing", "stands", "lying", "lies", "resting", "rests",
            "placed", "perched", "balanced", "hanging", "hangs", "piled", "lined", "arranged",
@@ -623,7 +623,7 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
         loc_word = words[k - 1] if path is not None and k - 1 < len(words) else ""
         if path is not None and loc_word in LOCATION_WORDS and (v in STAY_VERBS or loc_word == "at") and (
                 v not in ("roll", "slide", "bounce", "jump", "move", "run", "walk", "fly", "drift", "hit")
-                or loc_word == "at" or loc_word == "by"):
+                or loc_word in ("at", "by", "above")):
             where = next((p for p in after if p.start >= k), None)
             rel_word = LOCATION_WORDS[loc_word]
             if where is not None and where.start <= k + 3 and rel_word and where.kind in ("subject", "scenery"):
@@ -664,7 +664,7 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
         for who in [*also, subject]:
             actions.append(ParsedAction(who, v, path, target))
             rel = _implied(moved or who, path, obj)
-            if rel is not None and v in ("pour", "drip", "flow") and rel[1] == "on":
+            if rel is not None and v in ("pour", "drip", "flow") and rel[1] == "on" and path in ("from", "out of"):
                 rel = (rel[0], "in", rel[2])
             if rel is not None:
                 relations.append(rel)

@@ -57,3 +57,28 @@ def test_an_edit_of_a_subject_the_plan_lacks_is_refused(plan):
 def test_the_chat_prompt_shows_subjects_and_scene_edits(plan):
     text = render("chat", message="add a third rock", plan=plan, duration_s=30.0).text
     assert "rock ×2" in text and "scene_edits" in text
+
+
+def test_an_llm_director_edits_the_scene_through_the_real_client(plan, tmp_path):
+    """ChatOpenAI against the loopback server: a scene edit naming a subject the plan lacks is sent
+    back, the corrected one applies."""
+    from filmcrew.artifacts import ArtifactStore
+    from filmcrew.config import Settings
+    from filmcrew.llm.chat import CrewLLM
+    from filmcrew.tracing import Tracer
+    from tests.llm.openai_stub import OpenAIStub
+
+    wrong = {"kind": "edit", "scene_edits": [{"op": "count", "subject": "stone", "count": 3}],
+             "reply": "Adding a third stone."}
+    right = {"kind": "edit", "scene_edits": [{"op": "count", "subject": "rock", "count": 3}],
+             "reply": "Adding a third rock."}
+    prompt = render("chat", message="add a third rock", plan=plan, duration_s=30.0)
+    with OpenAIStub([wrong, right]) as stub:
+        settings = Settings(llm="openai:stub-model", llm_base_url=stub.base_url, llm_max_repairs=2)
+        llm = CrewLLM(settings.llm, settings=settings,
+                      store=ArtifactStore(tmp_path, Tracer(tmp_path / "trace.jsonl", run_id="t")))
+        turn = llm.structured("director:1", ChatTurn, prompt, offline=lambda: pytest.fail("offline"),
+                              check=lambda t: _check(t, plan, 24), role="the director")
+    assert len(stub.requests) == 2 and "not a subject of the plan" in str(stub.requests[1]["messages"])
+    edited = apply_turn(plan, turn, 24)
+    assert {x.count for s in edited.shots for x in s.subjects if x.name == "rock"} == {3}
