@@ -119,7 +119,6 @@ def test_beam_reaches_a_right_first_take_beyond_the_beam(scenes, trained):
     _, (held, bad) = scenes
     model, _ = trained
     lca = LCAScorer(model)
-    assert lca.score_batch([[held[0][0][0]]]) == lca.score_batch([[bad[0][0][1]]])  # one clip: no cut
     right = same = 0
     for s in range(len(held)):
         # wrong subjects from a different scene at every shot: no wrong sequence is a whole other film
@@ -128,7 +127,6 @@ def test_beam_reaches_a_right_first_take_beyond_the_beam(scenes, trained):
         vecs = [[_vec(held, bad, r) for r in shot] for shot in cands]
         res = beam_search(vecs, lca.score_batch, beam=3, keep_first=lca.keep_first)
         assert res.calls <= 4 * 3 * 5
-        assert beam_search(vecs, lca.score_batch, beam=3).indices[0] < 3  # the old tie-break: 0..B-1 only
         same += res.indices[0] == brute_force(vecs, lca.score_batch).indices[0]
         # right: the right take, or one with exactly its features (a still shot played backwards)
         right += bool(np.abs(vecs[0][res.indices[0]] - vecs[0][4]).max() < 1e-3)
