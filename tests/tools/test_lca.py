@@ -328,3 +328,15 @@ def test_shot_editor_loads_the_features_and_text_weight_a_checkpoint_asks_for(tm
     assert make_scorer("lca", False, settings=Settings(lca_checkpoint=cont_ckpt)).encoder is None
     with pytest.raises(ValueError, match="no text tower"):
         make_scorer("lca", False, settings=Settings(lca_checkpoint=cont_ckpt), text_weight=1.0)
+
+
+def test_lca_forward_keeps_every_tensor_on_the_model_device():
+    # on `meta` a tensor made on the CPU inside tokens/encode would fail to combine: the GPU path's guard
+    from filmcrew.models.lca import LCAModel
+
+    model = LCAModel(TINY_LCA_CONFIG).to("meta")
+    x = torch.zeros(3, 4, TINY_LCA_CONFIG.feature_dim, device="meta")
+    mask = torch.ones(3, 4, dtype=torch.bool, device="meta")
+    z, s = model(x, mask)
+    assert z.device.type == s.device.type == "meta" and tuple(s.shape) == (3,)
+    assert model.score(x).device.type == "meta"
