@@ -7,7 +7,7 @@ next to takes whose cuts are wrong (mirrored: screen position and motion directi
 played backwards: motion reverses; graded: a colour/exposure jump; wrong subject: the same shot of
 another held-out scene). Mirrored takes go to even shots only and wrong subjects come from a different
 scene at every shot, so no wrong sequence is coherent as a whole (a film mirrored throughout would be).
-The tiny LCA is trained step-bound on CPU on the training scenes (good takes + bad takes, both tasks).
+A small LCA (d=64, 2 layers) is trained step-bound on CPU on the training scenes (good + bad takes, both tasks).
 
 A pick counts as right when it is the right take or has exactly its features (a still shot played
 backwards is the same clip). Reported per method: take accuracy, sequence IoU with the right choice (|S∩G| / |S∪G|, SKALD's metric),
@@ -15,7 +15,7 @@ exact sequences, scorer calls, ms per edit; per scorer: order AUC of the right s
 takes shuffled and reversed. `--task scenes` runs the old task (distractors from other scenes, k = B).
 
     .venv/bin/python benchmarks/skald_assembly.py                          # n=4, k=5, B=3
-    .venv/bin/python benchmarks/skald_assembly.py --k 6 --beam 3 --steps 3000
+    .venv/bin/python benchmarks/skald_assembly.py --k 4 --beam 2 --steps 1500
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def main() -> None:
     ap.add_argument("--train-scenes", type=int, default=96)
     ap.add_argument("--test-scenes", type=int, default=24)
     ap.add_argument("--edits", type=int, default=96, help="test instances")
-    ap.add_argument("--steps", type=int, default=1500, help="LCA training steps (step-bound)")
+    ap.add_argument("--steps", type=int, default=800, help="LCA training steps (step-bound)")
+    ap.add_argument("--d-model", type=int, default=64, help="LCA width (tiny config otherwise)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -90,7 +91,8 @@ def main() -> None:
     held, held_bad = previz_edits(requests[args.train_scenes :], shots=args.shots, seed=args.seed + 1)
     render_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cfg = LCAConfig(**{**TINY_LCA_CONFIG.__dict__, "dropout": 0.1, "junction_dim": CONTINUITY_JUNCTION})
+    cfg = LCAConfig(**{**TINY_LCA_CONFIG.__dict__, "dropout": 0.1, "junction_dim": CONTINUITY_JUNCTION,
+                       "d_model": args.d_model})
     model, hist = train_lca(train, cfg, TrainConfig(steps=args.steps, noise=0.05, seed=args.seed),
                             bad=train_bad)
     train_s = time.perf_counter() - t0

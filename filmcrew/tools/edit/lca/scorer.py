@@ -168,8 +168,9 @@ class LCAScorer:
     Items are ClipFeatures or ready feature vectors. With `relevance(position, item) -> cos` and
     text_weight λ > 0 this is SKALD-text: score + λ · mean_i relevance(i, item_i).
 
-    keep_first: a single clip has no cut for the LCA to judge, so the beam search keeps every
-    candidate of the first shot and ranks them at the first junction (no candidate is unreachable).
+    keep_first: a single clip has no cut for the LCA to judge (training never scores one), so the
+    beam search keeps every candidate of the first shot and ranks them at the first junction (no
+    candidate is unreachable).
     """
 
     name = "lca"
