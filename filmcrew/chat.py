@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filmcrew.config import RunOptions, Settings, validate_request
+from filmcrew.config import RunOptions, Settings
 from filmcrew.context import CrewContext
+from filmcrew.inputs import check_request
 from filmcrew.runner import (
     RECURSION_LIMIT,
     Approver,
@@ -94,7 +95,7 @@ class ChatSession:
         """
         from langchain_core.messages import HumanMessage
 
-        message = validate_request(message)
+        message = check_request(message)
         snap = self._snapshot()
         if self.pending_approval(snap) is not None:
             raise ValueError("the plan is waiting for approval; approve, edit or reject it first")

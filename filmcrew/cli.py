@@ -60,10 +60,10 @@ def run(
 ) -> None:
     """Make a film from REQUEST (the plan is shown for approval unless --yes)."""
     from filmcrew import runner
-    from filmcrew.config import validate_request
+    from filmcrew.inputs import check_request
 
     try:
-        request = validate_request(request)
+        request = check_request(request)
         options = RunOptions(
             duration_s=duration, candidates=candidates, beam=beam, seed=seed,
             video_backend=video_backend, music_backend=music_backend, scorer=scorer, llm=llm,

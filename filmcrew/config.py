@@ -166,11 +166,3 @@ def _known(value: str, allowed: tuple[str, ...], what: str) -> str:
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r}; choose one of: {', '.join(allowed)}")
     return value
-
-
-def validate_request(request: str) -> str:
-    """Strip and check a natural-language request; raise ValueError with a one-line reason
-    (empty, too long, control characters, a path or shell text, an unusable stated length)."""
-    from filmcrew.inputs import check_request
-
-    return check_request(request)

@@ -17,6 +17,13 @@ from typing import Any
 
 from filmcrew.config import MAX_DURATION_S, MAX_REQUEST_CHARS
 
+#: The LangGraph checkpoint database in a run directory.
+CHECKPOINT_DB = "checkpoints.sqlite"
+
+
+class RunError(RuntimeError):
+    """A run cannot start or continue; the message is one line for the user."""
+
 #: Files a run directory may hold; anything else in a non-empty directory means it is not ours.
 RUN_MARKERS = ("run.json", "chat.json", "checkpoints.sqlite", "trace.jsonl", "artifacts", "run.tmp",
                ".write-test", "plan.proposed.json", "final.mp4", "cuts")
@@ -110,7 +117,6 @@ def check_run_dir(run_dir: Path, purpose: str, request: str | None = None) -> No
     """Refuse a run directory that cannot be used for `purpose` ("run", "chat", "resume"), before
     anything is written: a file, a folder of other things, a run of another kind or request, a
     damaged checkpoint database. A refused directory is left exactly as it was."""
-    from filmcrew.runner import RunError
 
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -144,7 +150,6 @@ def check_run_dir(run_dir: Path, purpose: str, request: str | None = None) -> No
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
-    from filmcrew.runner import RunError
 
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -158,7 +163,6 @@ def _read_meta(path: Path) -> dict[str, Any]:
 
 def check_checkpoints(run_dir: Path) -> None:
     """Check the checkpoint database by reading it: a damaged one is named, never rewritten."""
-    from filmcrew.runner import CHECKPOINT_DB, RunError
 
     db = Path(run_dir) / CHECKPOINT_DB
     if not db.exists():

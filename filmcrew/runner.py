@@ -17,20 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filmcrew.config import RunOptions, Settings, validate_request
+from filmcrew.config import RunOptions, Settings
 from filmcrew.context import CrewContext
+from filmcrew.inputs import CHECKPOINT_DB, RunError, check_request
 
-CHECKPOINT_DB = "checkpoints.sqlite"
 RECURSION_LIMIT = 100
 
 #: Receives each stream event: ("updates", {node: update}) or ("custom", {...progress...}).
 EventSink = Callable[[str, Any], None]
 #: Answers the plan approval interrupt; gets the HITL payload, returns the resume value.
 Approver = Callable[[dict[str, Any]], Any]
-
-
-class RunError(RuntimeError):
-    """A run cannot start or continue; the message is one line for the user."""
 
 
 @dataclass
@@ -77,7 +73,7 @@ def start(request: str, options: RunOptions, run_dir: Path, *, approve: Approver
     from filmcrew.agents.shot_editor import make_scorer
     from filmcrew.tools.video import video_backend
 
-    request = validate_request(request)
+    request = check_request(request)
     settings = settings or Settings()
     # fail now, not after planning, when a backend cannot run here (missing weights, no GPU)
     video_backend(options.video_backend, debug_models=options.debug_models, settings=settings)
