@@ -363,3 +363,34 @@ def test_cogvideox_runs_the_official_dynamic_cfg_and_wan_reads_512_text_tokens(m
     pipe("x", num_inference_steps=2, guidance_scale=g, dynamic_cfg=False,
          generator=torch.Generator().manual_seed(0))
     assert seen == [g, g]
+
+
+class _DeviceScheduler:
+    """A plain Euler scheduler that keeps its tables on the device it is given (diffusers'
+    schedulers need real data, so this stands in for them on `meta`)."""
+
+    config: dict = {}
+
+    def set_timesteps(self, n: int, device=None) -> None:
+        self.timesteps = torch.linspace(999, 1, n, device=device)
+
+    def step(self, pred, t, latents, return_dict=False):
+        assert pred.device == t.device == latents.device, (pred.device, t.device, latents.device)
+        return (latents - 0.1 * pred,)
+
+
+@pytest.mark.parametrize("base", ["cogvideox", "wan"])
+def test_sampling_runs_with_the_transformer_on_another_device(base, monkeypatch):
+    """Inputs are made on the CPU and the transformer lives on `meta`: a tensor left behind fails."""
+    from filmcrew.tools.video.wisa import pipeline as wp
+
+    pipe = wp.tiny_wisa_pipeline(base, seed=0)
+    emb = pipe.encode_text(["x"])
+    pipe.transformer.to("meta")
+    monkeypatch.setattr(pipe, "_fresh_scheduler", _DeviceScheduler)
+    decoded = []
+    monkeypatch.setattr(pipe, "_decode", lambda latents: decoded.append(latents.device))
+    pipe(None, torch.ones(1, 29), torch.ones(1, 18), prompt_embeds=emb,
+         negative_prompt_embeds=emb, num_inference_steps=2, guidance_scale=6.0,
+         generator=torch.Generator().manual_seed(0))
+    assert decoded == [torch.device("meta")]

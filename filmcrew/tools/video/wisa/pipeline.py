@@ -248,6 +248,7 @@ class WisaPipeline:
         embeds, cats_b, quants_b = build_cfg_batch(
             prompt_embeds, negative_prompt_embeds, cats.float(), quants.float(),
             guidance_scale=guidance_scale, physics_guidance_scale=physics_guidance_scale)
+        cats_host = cats_b.float()  # gates are drawn where the generator lives, from a host copy
         cats_b, quants_b = cats_b.to(self.device, self.dtype), quants_b.to(self.device, self.dtype)
         n = cfg_branches(guidance_scale, physics_guidance_scale)
 
@@ -268,18 +269,21 @@ class WisaPipeline:
                                           device=self.device)
         dpm = type(scheduler).__name__ == "CogVideoXDPMScheduler"
         dynamic = self.base == "cogvideox" if dynamic_cfg is None else dynamic_cfg
+        host = self._fresh_scheduler()  # the timestep values on the host, for the dynamic scale
+        host.set_timesteps(num_inference_steps, device="cpu")
+        host_t = [float(x) for x in host.timesteps]
         old_x0 = None
         with self.lock:
             for i, t in enumerate(timesteps):
                 # Expert gates per step; drawn on the generator's device so the same generator
                 # gives the same gates wherever the model runs.
-                gates = expert_gates(cats_b.float().to(gen_device), mode=gate_mode,
+                gates = expert_gates(cats_host.to(gen_device), mode=gate_mode,
                                      generator=generator).to(self.device, self.dtype)
                 x = scale_input(torch.cat([latents] * n), t).to(self.dtype)
                 kwargs = {"image_rotary_emb": rotary} if self.base == "cogvideox" else {}
                 pred = self.transformer(x, embeds, t.expand(x.shape[0]), categories=cats_b,
                                         quantities=quants_b, gates=gates, **kwargs)
-                g = (dynamic_guidance_scale(guidance_scale, float(t), len(timesteps))
+                g = (dynamic_guidance_scale(guidance_scale, host_t[i], len(timesteps))
                      if dynamic and n > 1 else guidance_scale)
                 pred = combine_guidance(pred.float(), guidance_scale=g,
                                         physics_guidance_scale=physics_guidance_scale)
