@@ -80,3 +80,36 @@ def test_tiny_wisa_transformer_matches_the_official_model(variant, case):
     torch.testing.assert_close(sample, io[f"{case}.sample"], rtol=1e-5, atol=2e-5)
     aux = torch.nn.functional.binary_cross_entropy_with_logits(logits, p)
     torch.testing.assert_close(aux.reshape(1), io[f"{case}.aux_loss"], rtol=0, atol=1e-6)
+
+
+def test_quantity_embedding_mlp_branch_of_the_released_wan_14b():
+    """Input width 1040 > 1024: linear_adaln is Linear(1040, 512) → SiLU → Linear(512, 3·24)."""
+    from filmcrew.models.wisa.physics import QuantityEmbedding, sincos_scalars
+
+    io = load_file(str(REF / "wisa_quantify_mlp_io.safetensors"))
+    weights = load_file(str(REF / "wisa_quantify_mlp.safetensors"))
+    emb = QuantityEmbedding(24, variant="wan", freq_dim=128, hidden=1040)
+    ours = {k.removeprefix("phys_quantify_embedder."): v for k, v in weights.items()}
+    with torch.no_grad():
+        emb.scale_shift_table.zero_()  # the table lives in the official block, not this module
+    missing, unexpected = emb.load_state_dict(ours, strict=False)
+    assert missing == ["scale_shift_table"] and not unexpected
+    with torch.no_grad():
+        out = io["in.timestep_proj"] + emb(io["in.quantify_priori"])
+    torch.testing.assert_close(out, io["out.before_false"], rtol=0, atol=1e-5)
+    for width in (128, 512, 1024):
+        torch.testing.assert_close(sincos_scalars(io["in.quantify_priori"], width),
+                                   io[f"sincos.freq{width}"], rtol=0, atol=1e-6)
+
+
+def test_annotations_become_the_official_vectors():
+    """Official load_prompt_json on assets/example.json: substring matching, so the misspelt
+    'liquid objects appearance' does not set the 'liquids objects appearance' entry."""
+    from filmcrew.schemas import PhysicsAnnotation
+
+    ref = json.loads((REF / "wisa_priori_from_annotations.json").read_text(encoding="utf-8"))
+    for case in ref["cases"]:
+        ann = PhysicsAnnotation.from_wisa_record("s", case["annotation"])
+        assert ann.qualitative == case["priori_29"]
+        torch.testing.assert_close(torch.tensor(ann.quantitative),
+                                   torch.tensor(case["quantify_priori_18"]), rtol=1e-6, atol=0)

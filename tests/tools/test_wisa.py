@@ -332,3 +332,65 @@ def test_real_backend_with_weights_but_no_gpu_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="needs a CUDA GPU"):
         WisaGenerator(settings=Settings(_env_file=None))
     assert WisaGenerator(debug_models=True, settings=Settings(_env_file=None)).steps == 4
+
+
+def test_cogvideox_runs_the_official_dynamic_cfg_and_wan_reads_512_text_tokens(monkeypatch):
+    """Official inference: CogVideoX-WISA with use_dynamic_cfg=True; Wan's text length 512."""
+    import math
+
+    from filmcrew.tools.video.wisa import pipeline as wp
+
+    assert wp.TEXT_TOKENS == {"cogvideox": 500, "wan": 512}
+    g, t, n = 6.0, 981.0, 50
+    assert wp.dynamic_guidance_scale(g, t, n) == pytest.approx(
+        1 + g * (1 - math.cos(math.pi * ((n - t) / n) ** 5.0)) / 2)
+    pipe = wp.tiny_wisa_pipeline("cogvideox", seed=0)
+    seen: list[float] = []
+    real = wp.combine_guidance
+
+    def spy(pred, *, guidance_scale, physics_guidance_scale=None):
+        seen.append(guidance_scale)
+        return real(pred, guidance_scale=guidance_scale,
+                    physics_guidance_scale=physics_guidance_scale)
+
+    monkeypatch.setattr(wp, "combine_guidance", spy)
+    pipe("x", num_inference_steps=2, guidance_scale=g, generator=torch.Generator().manual_seed(0))
+    steps = pipe.fresh_scheduler()
+    steps.set_timesteps(2)
+    assert seen == [pytest.approx(wp.dynamic_guidance_scale(g, float(s), 2))
+                    for s in steps.timesteps]
+    seen.clear()
+    pipe("x", num_inference_steps=2, guidance_scale=g, dynamic_cfg=False,
+         generator=torch.Generator().manual_seed(0))
+    assert seen == [g, g]
+
+
+class _DeviceScheduler:
+    """A plain Euler scheduler that keeps its tables on the device it is given (diffusers'
+    schedulers need real data, so this stands in for them on `meta`)."""
+
+    config: dict = {}
+
+    def set_timesteps(self, n: int, device=None) -> None:
+        self.timesteps = torch.linspace(999, 1, n, device=device)
+
+    def step(self, pred, t, latents, return_dict=False):
+        assert pred.device == t.device == latents.device, (pred.device, t.device, latents.device)
+        return (latents - 0.1 * pred,)
+
+
+@pytest.mark.parametrize("base", ["cogvideox", "wan"])
+def test_sampling_runs_with_the_transformer_on_another_device(base, monkeypatch):
+    """Inputs are made on the CPU and the transformer lives on `meta`: a tensor left behind fails."""
+    from filmcrew.tools.video.wisa import pipeline as wp
+
+    pipe = wp.tiny_wisa_pipeline(base, seed=0)
+    emb = pipe.encode_text(["x"])
+    pipe.transformer.to("meta")
+    monkeypatch.setattr(pipe, "_fresh_scheduler", _DeviceScheduler)
+    decoded = []
+    monkeypatch.setattr(pipe, "_decode", lambda latents: decoded.append(latents.device))
+    pipe(None, torch.ones(1, 29), torch.ones(1, 18), prompt_embeds=emb,
+         negative_prompt_embeds=emb, num_inference_steps=2, guidance_scale=6.0,
+         generator=torch.Generator().manual_seed(0))
+    assert decoded == [torch.device("meta")]

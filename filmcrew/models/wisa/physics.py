@@ -129,14 +129,15 @@ class QuantityEmbedding(nn.Module):
         time_embed_dim: int | None = None,
         freq_dim: int = 256,
         adaln_mlp: bool | None = None,
+        hidden: int | None = None,
     ) -> None:
         super().__init__()
         if variant == "cogvideox":
             if time_embed_dim is None:
                 raise ValueError("QuantityEmbedding(cogvideox) needs time_embed_dim")
             hidden, self.freq_dim = time_embed_dim, 2 * time_embed_dim
-        elif variant == "wan":
-            hidden, self.freq_dim = dim, freq_dim
+        elif variant == "wan":  # hidden: the official `dim` (= the model width in released files)
+            hidden, self.freq_dim = hidden or dim, freq_dim
         else:
             raise ValueError(f"QuantityEmbedding: unknown variant {variant!r}")
         if self.freq_dim < 2 * NUM_QUANTITIES:

@@ -14,6 +14,7 @@ weights and LoRA from local files only.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,9 @@ from filmcrew.tools.video.wisa.weights import (
 )
 
 MAX_TEXT_TOKENS = 500  # WISA raises CogVideoX's 226 so the physics paragraph fits
+#: Text length per base as the official inference runs it (tests/test_wisa_inference.py passes 500
+#: for CogVideoX-WISA; pipeline_wan_wisa.__call__ defaults to 512).
+TEXT_TOKENS = {"cogvideox": MAX_TEXT_TOKENS, "wan": 512}
 #: Native clip of each base: what it was trained to generate, and at which frame rate.
 NATIVE: dict[str, dict[str, int]] = {
     "cogvideox": {"frames": 49, "fps": 8, "width": 720, "height": 480},
@@ -81,6 +85,16 @@ def build_cfg_batch(prompt_embeds: torch.Tensor, negative_prompt_embeds: torch.T
                 torch.cat([zq, quantities]))
     return (torch.cat([negative_prompt_embeds, prompt_embeds, prompt_embeds]),
             torch.cat([zc, zc, categories]), torch.cat([zq, zq, quantities]))
+
+
+def dynamic_guidance_scale(guidance_scale: float, timestep: float, num_inference_steps: int) -> float:
+    """CogVideoX's dynamic CFG, on in the official WISA inference (`use_dynamic_cfg=True`).
+
+    1 + g·(1 − cos(π·((N − t)/N)^5))/2 with t the scheduler's timestep value (not the step index), as
+    the official pipeline computes it.
+    """
+    n = num_inference_steps
+    return 1 + guidance_scale * (1 - math.cos(math.pi * ((n - float(timestep)) / n) ** 5.0)) / 2
 
 
 def combine_guidance(pred: torch.Tensor, *, guidance_scale: float,
@@ -202,12 +216,14 @@ class WisaPipeline:
                  num_inference_steps: int = 50, guidance_scale: float = 6.0,
                  physics_guidance_scale: float | None = None,
                  generator: torch.Generator | None = None, gate_mode: GateMode = "reference",
-                 callback: StepCallback | None = None) -> np.ndarray:
+                 callback: StepCallback | None = None,
+                 dynamic_cfg: bool | None = None) -> np.ndarray:
         """Generate one clip; frames uint8 (T, H, W, 3) at the generation size.
 
         `categories` (29) and `quantities` (18) are the WISA vectors of the shot (None = zeros);
         gates of the expert heads are drawn from `generator` each step (`gate_mode="reference"`, the
-        released behaviour) or fixed at 1.0/0.1 (`"deterministic"`).
+        released behaviour) or fixed at 1.0/0.1 (`"deterministic"`). `dynamic_cfg` (default: on for
+        CogVideoX, as the official inference runs it) varies the text guidance scale per step.
         """
         from filmcrew.models.wisa.physics import expert_gates
 
@@ -232,6 +248,7 @@ class WisaPipeline:
         embeds, cats_b, quants_b = build_cfg_batch(
             prompt_embeds, negative_prompt_embeds, cats.float(), quants.float(),
             guidance_scale=guidance_scale, physics_guidance_scale=physics_guidance_scale)
+        cats_host = cats_b.float()  # gates are drawn where the generator lives, from a host copy
         cats_b, quants_b = cats_b.to(self.device, self.dtype), quants_b.to(self.device, self.dtype)
         n = cfg_branches(guidance_scale, physics_guidance_scale)
 
@@ -251,18 +268,24 @@ class WisaPipeline:
             rotary = cogvideox_rotary_emb(self.transformer.config, shape[1], shape[3], shape[4],
                                           device=self.device)
         dpm = type(scheduler).__name__ == "CogVideoXDPMScheduler"
+        dynamic = self.base == "cogvideox" if dynamic_cfg is None else dynamic_cfg
+        host = self._fresh_scheduler()  # the timestep values on the host, for the dynamic scale
+        host.set_timesteps(num_inference_steps, device="cpu")
+        host_t = [float(x) for x in host.timesteps]
         old_x0 = None
         with self.lock:
             for i, t in enumerate(timesteps):
                 # Expert gates per step; drawn on the generator's device so the same generator
                 # gives the same gates wherever the model runs.
-                gates = expert_gates(cats_b.float().to(gen_device), mode=gate_mode,
+                gates = expert_gates(cats_host.to(gen_device), mode=gate_mode,
                                      generator=generator).to(self.device, self.dtype)
                 x = scale_input(torch.cat([latents] * n), t).to(self.dtype)
                 kwargs = {"image_rotary_emb": rotary} if self.base == "cogvideox" else {}
                 pred = self.transformer(x, embeds, t.expand(x.shape[0]), categories=cats_b,
                                         quantities=quants_b, gates=gates, **kwargs)
-                pred = combine_guidance(pred.float(), guidance_scale=guidance_scale,
+                g = (dynamic_guidance_scale(guidance_scale, host_t[i], len(timesteps))
+                     if dynamic and n > 1 else guidance_scale)
+                pred = combine_guidance(pred.float(), guidance_scale=g,
                                         physics_guidance_scale=physics_guidance_scale)
                 if dpm:
                     prev_t = timesteps[i - 1] if i > 0 else None
@@ -420,4 +443,4 @@ def load_wisa(base: Base, *, model: str | None = None, wisa_dir: str | None = No
                         scheduler=scheduler, text_encoder=text_encoder.to(device),
                         tokenizer=tokenizer, native_frames=native["frames"],
                         native_fps=native["fps"], native_width=native["width"],
-                        native_height=native["height"])
+                        native_height=native["height"], max_text_tokens=TEXT_TOKENS[base])
