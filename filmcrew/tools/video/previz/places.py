@@ -29,6 +29,9 @@ WALLS: dict[str, RGB] = {"kitchen": (236, 226, 200), "classroom": (214, 222, 200
                          "living room": (220, 200, 180), "office": (210, 212, 215)}
 
 
+_OPAQUE: dict[int, tuple[object, object]] = {}
+
+
 def is_indoor(place: str | None) -> bool:
     return place in INDOOR_PLACES
 
@@ -36,7 +39,16 @@ def is_indoor(place: str | None) -> bool:
 def _rect(canvas: Canvas, x0: float, y0: float, x1: float, y1: float, fill: tuple[int, ...],
           outline: RGB | None = None) -> None:
     a, b = canvas.to_px(x0, y1), canvas.to_px(x1, y0)
-    canvas.draw.rectangle((min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])),
+    if a[0] > canvas.width or b[0] < 0 or a[1] > canvas.height or b[1] < 0:
+        return  # off screen
+    opaque = _OPAQUE.get(id(canvas.image))
+    if opaque is None or opaque[0] is not canvas.image:
+        from PIL import ImageDraw
+
+        _OPAQUE.clear()
+        opaque = _OPAQUE[id(canvas.image)] = (canvas.image, ImageDraw.Draw(canvas.image))
+    draw = opaque[1] if len(fill) == 3 else canvas.draw  # no alpha: the plain (fast) drawer
+    draw.rectangle((min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])),
                           fill=fill, outline=outline)  # type: ignore[arg-type]
 
 
