@@ -307,10 +307,14 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
     if place in ("lake", "sea", "pool", "river") and not any(sc.kind in WATERS for sc in sceneries):
         sceneries.append(SpecScenery(name=f"the {place}", kind="river" if place == "river" else "pond"))
     waters = [sc for sc in sceneries if sc.kind in WATERS]
-    floaters = [g for g in groups.values()
-                if any(a.verb in ("drift", "float", "sink") for a in spec.actions_of(g.spec.name))
-                or any(r.relation in ("on", "in") and r.object in {w.name for w in waters}
-                       and g.bodies[0].material.density < 1.0 for r in spec.relations_of(g.spec.name))]
+    wnames = {w.name for w in waters}
+    floaters = [g for g in groups.values() if waters and g.spec.name not in water_subjects and (
+        any(a.verb in ("drift", "float", "sink") for a in spec.actions_of(g.spec.name))
+        or any(r.relation in ("on", "in") and r.object in wnames
+               and g.bodies[0].material.density < 1.0 for r in spec.relations_of(g.spec.name))
+        or any(a.target in wnames and a.verb in MOTION_VERBS for a in spec.actions_of(g.spec.name))
+        or (g.bodies[0].material.density < 1.0 and g.bodies[0].material.state == "solid"
+            and any(a.verb in MOTION_VERBS for a in spec.actions_of(g.spec.name))))]
     x_cursor = 0.0
     if waters:
         river_sc = next((w for w in waters if w.kind in ("river", "stream", "pond")), None)
@@ -469,11 +473,8 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
         if a.verb == "swing" and not _placed(g):
             _hang(play, g, a, groups.get(a.target or ""), placed_pieces.get(a.target or ""), x_cursor, space)
 
-    # ---- a wrecking ball or a pendulum hangs even when it does not swing in this shot
-    for g in groups.values():
-        if not _placed(g) and any(w in g.spec.name.lower() for w in ("wrecking ball", "pendulum")):
-            other = next((o for o in groups.values() if o is not g and _placed(o)), None)
-            _hang(play, g, None, other, None, x_cursor, space)
+    hanging = [g for g in groups.values() if not _placed(g)
+               and any(w in g.spec.name.lower() for w in ("wrecking ball", "pendulum"))]
 
     # ---- everything else: remaining pieces, then remaining groups, on the floor left to right
     for sc in sceneries:
@@ -481,7 +482,8 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
             p = place_piece(sc, x_cursor)
             if p.kind != "floor":
                 x_cursor = p.x1 + GAP_M
-    todo = [g for g in groups.values() if not _placed(g) and g.spec.name not in water_subjects]
+    todo = [g for g in groups.values() if not _placed(g) and g.spec.name not in water_subjects
+            and g not in hanging]
     for _round in range(len(todo) + 1):
         for g in list(todo):
             rel = _support_relation(spec, g.spec.name)
@@ -498,6 +500,9 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
             fw, _ = _group_footprint(len(g.bodies), g.spec.arrangement, *g.size, g.shape)
             _place_group(g, x_cursor + fw / 2, 0.0)
             x_cursor += fw + max(0.3, 0.8 * g.size[0])
+    for g in hanging:  # a wrecking ball or a pendulum hangs even when it does not swing in this shot
+        other = next((o for o in groups.values() if o is not g and _placed(o)), None)
+        _hang(play, g, None, other, None, x_cursor, space)
     _ = actor
 
     # ---- bodies
