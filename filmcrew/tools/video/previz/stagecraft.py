@@ -289,7 +289,7 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
         bodies = []
         for i in range(n):
             name = s.name if i == 0 else f"{s.name}#{i + 1}"
-            label = "" if i else (s.name if n == 1 else f"{s.name} ×{n}")
+            label = "" if i else (s.name if n == 1 else f"{s.name} x{n}")  # the overlay font has no ×
             sb = SubjectBody(name=name, kind=k, material=m, size_m=size, color=_colour(s, m), label=label)
             bodies.append(sb)
         groups[s.name] = Group(s, bodies, size, shape)
