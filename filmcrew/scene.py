@@ -114,13 +114,17 @@ def subject_phrase(s: Subject) -> str:
     noun = " ".join([*words, s.name])
     if s.count == 1:
         lead = "an" if noun[:1] in "aeiou" else "a"
-        text = f"{lead} {noun}"
+        mass = s.name in _MASS
+        text = noun if mass else f"{lead} {noun}"
     else:
         text = f"{NUMBER_WORDS.get(s.count, str(s.count))} {' '.join([*words, plural(s.name)])}"
     arranged = _ARRANGED.get(s.arrangement)
     return f"{text} {arranged}" if arranged and s.count > 1 else text
 
 
+#: Things counted by the amount, with no article: "water", "sand".
+_MASS = {"water", "milk", "oil", "juice", "sand", "snow", "rain", "lava", "smoke", "steam", "soup",
+         "fire", "light", "ice", "mud", "honey", "paint", "wax", "butter", "chocolate"}
 #: Materials a kind is usually made of, which the text need not repeat ("a ceramic plate").
 _USUAL = {"plate": ("ceramic",), "glass": ("glass",), "ball": ("rubber",), "rock": ("stone",),
           "brick": ("ceramic",), "candle": ("wax",), "box": ("wood",), "block": ("wood",)}
@@ -136,6 +140,8 @@ def action_phrase(a: Action, shot: Shot) -> str:
     s = next((x for x in shot.subjects if x.name == a.subject), None)
     many = s is not None and s.count > 1
     verb = a.verb if many else _THIRD.get(a.verb, a.verb + ("es" if a.verb.endswith(("sh", "ch", "ss", "x")) else "s"))
+    if a.verb == "knock over" and a.path:  # "the glass is knocked off the table"
+        verb = "are knocked" if many else "is knocked"
     pace = " quickly" if a.pace >= 1.5 else " slowly" if a.pace <= 0.67 else ""
     where = f" {a.path}" if a.path else ""
     target = f" {_the(a.target, shot)}" if a.target else ""
@@ -176,9 +182,9 @@ def describe_scene(shot: Shot) -> str:
     placed = {r.subject for r in shot.relations}
     parts = [relation_phrase(r.subject, r.relation, r.object, shot) for r in shot.relations
              if any(x.name == r.subject for x in shot.subjects)][:3]
-    parts += [subject_phrase(s) for s in shot.subjects if s.name not in placed
-              and s.role != "background"][: max(0, 4 - len(parts))]
     named = {r.object for r in shot.relations} | {a.target for a in shot.actions}
+    parts += [subject_phrase(s) for s in shot.subjects if s.name not in placed and s.name not in
+              {r.object for r in shot.relations} and s.role != "background"][: max(0, 4 - len(parts))]
     parts += [_scenery_phrase(sc) for sc in shot.scenery if sc.name not in named][:2]
     where = f", in {'the ' if shot.place not in ('space',) else ''}{shot.place}" if shot.place else ""
     head = ", ".join(parts) + where

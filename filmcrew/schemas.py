@@ -575,6 +575,15 @@ class MusicEdit(_Model):
     description: str | None = None
 
 
+class SceneEdit(_Model):
+    """A change to the scene of the current plan: one subject's pace or count, in every shot it is in."""
+
+    op: Literal["faster", "slower", "count"]
+    subject: str = Field(description="the subject's name in the plan, e.g. 'toy boat', 'rock'")
+    factor: float = Field(default=1.5, gt=1, le=4, description="how much faster or slower")
+    count: int | None = Field(default=None, ge=1, le=1000, description="the new count, for op count")
+
+
 class ChatTurn(_Model):
     """How the crew reads one chat message: a new film, an edit of the current one, or talk."""
 
@@ -582,4 +591,5 @@ class ChatTurn(_Model):
     request: str = Field(default="", description="the film to make, for kind new")
     shot_edits: list[ShotEdit] = Field(default_factory=list)
     music: MusicEdit | None = None
+    scene_edits: list[SceneEdit] = Field(default_factory=list)
     reply: str = Field(default="", description="one sentence back to the user")

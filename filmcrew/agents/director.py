@@ -19,7 +19,7 @@ from langgraph.types import Command, Overwrite
 from filmcrew.agents.planner import snap_to_frames
 from filmcrew.context import crew_context, options_of
 from filmcrew.llm.prompts import render
-from filmcrew.schemas import ChatTurn, StoryPlan
+from filmcrew.schemas import ChatTurn, SceneEdit, Shot, StoryPlan
 
 
 def pending_message(state: dict[str, Any]) -> str | None:
@@ -53,6 +53,8 @@ def apply_turn(plan: StoryPlan, turn: ChatTurn, fps: int) -> StoryPlan:
         if e.op == "reprompt" and e.prompt.strip():
             update |= {"local_prompt": e.prompt.strip(), "events": [e.prompt.strip()]}
         shots[i] = s.model_copy(update=update)
+    drifters = {a.subject for s in shots for a in s.actions if a.verb in ("drift", "float")}
+    shots = [apply_scene_edits(s, turn.scene_edits, drifters) for s in shots]
     brief = plan.music_brief
     if turn.music is not None:
         m = turn.music
@@ -66,6 +68,36 @@ def apply_turn(plan: StoryPlan, turn: ChatTurn, fps: int) -> StoryPlan:
         brief = brief.model_validate({**brief.model_dump(), **update})
     edited = plan.model_copy(update={"shots": shots, "music_brief": brief})
     return snap_to_frames(edited, fps, sum(s.duration_s for s in shots))
+
+
+def apply_scene_edits(shot: Shot, edits: list[SceneEdit], drifters: set[str] | None = None) -> Shot:
+    """The shot with subjects' paces and counts changed; a shot without the subject is returned as is.
+
+    A faster (slower) subject's actions get a higher (lower) pace, and a river or stream it drifts or
+    floats on (in this shot, or anywhere in the film: `drifters`) flows faster (slower) with it; a
+    count edit sets the subject's count.
+    """
+    for e in edits:
+        names = {s.name for s in shot.subjects}
+        name = e.subject if e.subject in names else next(
+            (n for n in names if n.split()[-1] == e.subject.split()[-1]), None)
+        if name is None:
+            continue
+        if e.op == "count" and e.count is not None:
+            subjects = [s.model_copy(update={"count": e.count}) if s.name == name else s for s in shot.subjects]
+            shot = shot.model_copy(update={"subjects": subjects})
+            continue
+        k = e.factor if e.op == "faster" else 1 / e.factor
+        actions = [a.model_copy(update={"pace": round(min(10.0, a.pace * k), 3)}) if a.subject == name else a
+                   for a in shot.actions]
+        drifts = name in (drifters or set()) or any(
+            a.subject == name and a.verb in ("drift", "float") for a in shot.actions)
+        carried = {sc.name for sc in shot.scenery if drifts}  # the current carries it: it runs faster too
+        scenery = [sc.model_copy(update={"speed_m_s": round(sc.speed_m_s * k, 3)})
+                   if sc.name in carried and sc.kind in ("river", "stream") and sc.speed_m_s else sc
+                   for sc in shot.scenery]
+        shot = shot.model_copy(update={"actions": actions, "scenery": scenery})
+    return shot
 
 
 def interpret_node(state: dict[str, Any], runtime: Any) -> Command:
@@ -105,8 +137,13 @@ def _check(turn: ChatTurn, plan: StoryPlan | None, fps: int) -> None:
     if turn.kind == "edit":
         if plan is None:
             raise ValueError("there is no film to edit yet; use kind new")
-        if not turn.shot_edits and turn.music is None:
-            raise ValueError("an edit needs shot_edits or music")
+        if not turn.shot_edits and turn.music is None and not turn.scene_edits:
+            raise ValueError("an edit needs shot_edits, scene_edits or music")
+        names = {x.name for s in plan.shots for x in s.subjects}
+        for e in turn.scene_edits:
+            if e.subject not in names and not any(n.split()[-1] == e.subject.split()[-1] for n in names):
+                raise ValueError(f"scene edit names {e.subject!r}, which is not a subject of the plan "
+                                 f"(they are: {', '.join(sorted(names))})")
         apply_turn(plan, turn, fps)  # raises for a shot that does not exist
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from filmcrew.context import crew_context
 from filmcrew.llm.prompts import render
+from filmcrew.scene import describe_scene
 from filmcrew.schemas import (
     DYNAMICS,
     OPTICS,
@@ -28,7 +29,8 @@ def annotate_node(payload: dict[str, Any], runtime: Any) -> dict[str, Any]:
     ctx = crew_context(runtime)
     shot = Shot.model_validate(payload["shot"])
     plan = StoryPlan.model_validate(payload["plan"])
-    prompt = render("physics", global_prompt=plan.global_prompt, shot=shot, dynamics=DYNAMICS,
+    prompt = render("physics", global_prompt=plan.global_prompt, shot=shot, scene=describe_scene(shot),
+                    dynamics=DYNAMICS,
                     thermodynamics=THERMODYNAMICS, optics=OPTICS, state_changes=STATE_CHANGES)
 
     def check(a: PhysicsAnnotation) -> None:

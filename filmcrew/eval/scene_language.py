@@ -137,7 +137,8 @@ def score_plan(record: dict, plan: StoryPlan, score: Score) -> None:
     score.actions.add(tp, fp, fn)
     if record["actions"]:
         main = record["actions"][0][0]
-        score.main_actor += int(any(same(main, x.name) for x in got))
+        present = [x.name for x in got] + [sc.name for s in plan.shots for sc in s.scenery]
+        score.main_actor += int(any(same(main, n) for n in present))  # the actor may be scenery (a jug)
     else:
         score.main_actor += 1
     action_shots = [s for s in plan.shots if s.kind == "action"]

@@ -28,7 +28,7 @@ T = TypeVar("T", bound=BaseModel)
 
 OFFLINE = "offline"
 #: Bump when the offline rules change meaning, so cached offline answers are not served.
-OFFLINE_VERSION = "1"
+OFFLINE_VERSION = "2"
 
 SYSTEM = (
     "You are {role} of a film crew that turns a request into a short multi-shot film. "

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from filmcrew.scene import action_phrase, subject_phrase
 from filmcrew.schemas import MusicBrief, Shot
 
 
@@ -227,9 +228,16 @@ def write_music_brief(
     theme = _theme(request)
     action_shot = next((s for s in shots if s.events), shots[0])
     action = "; ".join(action_shot.events) or action_shot.local_prompt
-    names = list(dict.fromkeys(x.name for s in shots for x in s.subjects))
+    acted = [s for s in shots if s.actions and s.kind != "replay"]
+    if acted:  # the scene language: "the plates topple off the shelf; the plates shatter onto the floor"
+        action = "; ".join(action_phrase(a, s) for s in acted for a in s.actions)
+    firsts = {x.name: x for s in shots for x in s.subjects}
+    names = [subject_phrase(x) if (x.count > 1 or x.colors) else x.name for x in firsts.values()]
     where = {"table": "on a table", "ground": "outdoors", "water": "on the water", "sky": "in the sky",
              "space": "in space", "indoor": "indoors", "street": "in a street"}[shots[0].setting]
+    place = next((s.place for s in shots if s.place), None)
+    if place is not None:
+        where = "in space" if place == "space" else f"in the {place}"
     scene = f"{', '.join(names[:4]) or 'an empty scene'} {where}, {shots[0].time_of_day}"
     tempo = f"{tmin:.0f} bpm" if tmin == tmax else f"{tmin:.0f}-{tmax:.0f} bpm"
     description = (

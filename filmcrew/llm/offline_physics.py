@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from filmcrew.catalog import Material, kind, material
 from filmcrew.llm.offline_phenomena import MARGIN, THRESHOLD, classify_phenomena, keyword_phenomena
+from filmcrew.scene import describe_scene
 from filmcrew.schemas import (
     DYNAMICS,
     OPTICS,
@@ -274,6 +275,10 @@ def _temperature(
 # Text
 
 
+def _place_words(place: str) -> str:
+    return "in space" if place == "space" else "underwater" if place == "underwater" else f"in the {place}"
+
+
 def _caption(shot: Shot) -> str:
     """One descriptive sentence: framing, setting, time of day and what happens."""
     cam = shot.camera
@@ -281,6 +286,12 @@ def _caption(shot: Shot) -> str:
     move = "" if cam.move == "static" else f" with a {cam.move.replace('-', ' ')} camera move"
     what = "; then ".join(shot.events) if shot.events else _FRAME_PREFIX.sub("", shot.local_prompt)
     place = _PLACE[shot.setting]
+    scene = describe_scene(shot)  # the scene fields: who, how many, where, doing what
+    if scene and (shot.actions or shot.relations or any(s.count > 1 for s in shot.subjects)):
+        what = scene.rstrip(".")
+        what = what[:1].lower() + what[1:]
+        if shot.place:
+            place, what = _place_words(shot.place), what.replace(f", in the {shot.place}", "")
     frame = f"{speed} {cam.scale}".strip()
     article = "An" if frame[0] in "aeiou" else "A"
     return f"{article} {frame} shot{move}, {place} at {shot.time_of_day}: {what}."

@@ -69,7 +69,7 @@ _ACTION = re.compile(
     r"\b(fall|fell|drop|shatter|melt|explod|burst|roll|bounc|crash|hit|break|broke|pour|spill|flow|"
     r"burn|fl(y|ies|ew)|rise|launch|knock|slid|tumbl|freez|boil|mov|walk|run|jump|collid)", re.I)
 #: Editor's shots (establishing, closing…) are added only while shots stay this long on average.
-MIN_PADDED_SHOT_S = 2.0
+MIN_PADDED_SHOT_S = 1.0
 #: Materials as adjectives, for the global prompt ("a steel ball", "a golden ring").
 _ADJECTIVE = {"wood": "wooden", "gold": "golden", "glass": "glass", "steel": "steel", "iron": "iron",
               "rubber": "rubber", "stone": "stone", "ceramic": "ceramic", "ice": "ice", "wax": "wax",
@@ -160,7 +160,10 @@ def plan_request(
         for i, (b, c) in enumerate(zip(beats, cents, strict=True))
     ]
     every_action = [a for s in shots for a in s.actions]
-    shots = [s.model_copy(update={"subjects": story_roles(s.subjects, every_action)}) for s in shots]
+    acting = {a.subject for a in every_action}
+    shots = [s.model_copy(update={"subjects": [  # a thing the catalog does not know stands still
+        x.model_copy(update={"role": "static"}) if x.kind == "object" and x.name not in acting else x
+        for x in story_roles(s.subjects, every_action)]}) for s in shots]
     numbered = sorted({a.beat for s in shots for a in s.actions if a.beat is not None})
     beat_texts = {n: b.text for b in beats if b.kind == "action" for n in b.numbers[:1]}
     music_brief = write_music_brief(text, shots, music_text=" ; ".join(music), style=style, seed=seed)

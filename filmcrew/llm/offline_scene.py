@@ -72,7 +72,7 @@ EXTRA_NOUNS = {
     "skier": ("person", "flesh"), "skateboard": ("box", "wood"), "sled": ("box", "wood"),
     "pendulum": ("ball", "steel"), "cannonball": ("ball", "iron"), "arrow": ("spring", "wood"),
     "frisbee": ("plate", "plastic"), "hat": ("cup", "fabric"), "umbrella": ("bird", "fabric"),
-    "bubbles": ("bubble", "water"), "spark": ("marble", "fire"), "sparks": ("marble", "fire"),
+    "bubbles": ("bubble", "water"), "train": ("truck", "steel"), "lantern": ("lamp", "paper"), "spark": ("marble", "fire"), "sparks": ("marble", "fire"),
 }
 #: Scenery words: noun -> scenery kind of the schema.
 SCENERY_WORDS = {
@@ -115,7 +115,7 @@ PATH_WORDS = {"down": "down", "off": "off", "into": "into", "in": "into", "insid
               "along": "along", "up": "up", "around": "around", "round": "around",
               "toward": "toward", "towards": "toward", "to": "toward", "at": "toward",
               "from": "from", "against": "against", "under": "under", "beneath": "under",
-              "underneath": "under", "below": "under", "out": "out of", "away": "from"}
+              "underneath": "under", "below": "under", "out": "out of", "away": "from", "above": "over"}
 #: Participles that place a thing rather than act: "six plates stacked on a shelf".
 PLACING = {"stacked", "sitting", "sits", "standing", "stands", "lying", "lies", "resting", "rests",
            "placed", "perched", "balanced", "hanging", "hangs", "piled", "lined", "arranged",
@@ -140,14 +140,15 @@ ADVERBS = {"slowly", "quickly", "gently", "softly", "suddenly", "finally", "then
            "gracefully", "rapidly", "steadily", "smoothly", "violently", "loudly", "quietly", "all",
            "the", "way", "straight", "right", "back", "fast", "hard", "just", "still", "almost",
            "immediately", "noisily", "neatly", "one", "by", "after", "another", "again", "away",
-           "apart", "everywhere", "halfway", "nearly", "high", "far", "freely", "briskly"}
+           "apart", "everywhere", "halfway", "nearly", "high", "far", "freely", "briskly", "twice",
+           "once", "flat", "together", "forth", "and", "around", "about"}
 
 _AFTER_ARRANGED = (("in a row", "row"), ("in a line", "row"), ("lined up", "row"), ("in a stack", "stack"),
                    ("stacked", "stack"), ("in a pile", "pile"), ("piled", "pile"), ("in a ring", "ring"),
                    ("in a circle", "ring"), ("scattered", "scattered"), ("in a tower", "stack"))
 #: Verbs of state or change in place: 'on' and 'in' after them say where, not which way.
 STAY_VERBS = {"melt", "burn", "boil", "freeze", "spin", "rest", "explode", "collapse", "float", "grow",
-              "shine", "reflect", "refract", "sink", "scatter", "swing", "drift", "glide", "fly", "walk",
+              "topple", "sink", "scatter", "swing", "drift", "glide", "fly", "walk",
               "run", "move", "roll", "slide", "bounce", "jump", "hit"}
 LOCATION_WORDS = {"on": "on", "in": "in", "inside": "in", "at": None, "by": "beside", "beside": "beside",
                   "near": "beside", "under": "under", "above": "above", "within": "in"}
@@ -226,7 +227,7 @@ _verb("run", "run", "runs", "ran", "running", "race", "races", "raced", "dash", 
       "sprints", "gallop", "gallops", "chase", "chases", "chased", "speed", "speeds", "rush off")
 _verb("jump", "jump", "jumps", "jumped", "jumping", "leap", "leaps", "leapt", "leaped", "spring",
       "springs", "sprang", "vault", "vaults")
-_verb("move", "move", "moves", "moved", "drive", "drives", "drove", "travel", "travels", "ride",
+_verb("move", "blow", "blows", "blew", "blown", "move", "moves", "moved", "drive", "drives", "drove", "travel", "travels", "ride",
       "rides", "swim", "swims", "swam", "carry", "carries", "carried", "sweep along", "go", "goes",
       "went", "head", "heads", "pass", "passes", "passed", "come", "comes", "came", "swirl", "swirls")
 _verb("reflect", "reflect", "reflects", "reflected", "bounce off")
@@ -246,11 +247,12 @@ PHRASAL = {("go", "over"): "fall", ("goes", "over"): "fall", ("went", "over"): "
            ("flies", "apart"): "scatter", ("fly", "apart"): "scatter", ("gives", "way"): "collapse",
            ("touches", "down"): "land", ("touch", "down"): "land", ("ends", "up"): "land",
            ("lights", "up"): "shine", ("light", "up"): "shine", ("floats", "up"): "rise",
-           ("goes", "up"): "rise", ("go", "up"): "rise", ("shoots", "up"): "rise"}
+           ("goes", "up"): "rise", ("boils", "over"): "boil", ("boil", "over"): "boil",
+           ("goes", "out"): "burn", ("go", "out"): "burn", ("went", "out"): "burn", ("go", "up"): "rise", ("shoots", "up"): "rise"}
 #: Verbs a path changes: smashing *into* a wall is a hit, smashing *on* the floor shatters.
 _BY_PATH = {("shatter", "into"): "hit", ("shatter", "against"): "hit", ("shatter", "through"): "hit",
             ("move", "down"): "move", ("flow", "over"): "fall",
-            ("rain", "down"): "fall", ("burn", "down"): "burn", ("melt", "into"): "melt"}
+            ("rain", "down"): "fall", ("move", "off"): "fall", ("burn", "down"): "burn", ("melt", "into"): "melt"}
 #: Words that look like verbs here but are nouns or adjectives after a determiner.
 _NOT_VERB_AFTER_DET = {"light", "step", "steps", "drop", "fire", "stream", "row", "set", "pitch",
                        "spring", "shot", "slide", "fall", "falls", "crack", "split", "swing",
@@ -301,8 +303,8 @@ class NounPhrase:
 def _lookup(words: list[str], i: int) -> tuple[str, str, int] | None:
     """(head, 'subject'|'scenery'|'place', n words) of a noun at words[i:]."""
     for n in (3, 2, 1):
-        if i + n > len(words):
-            continue
+        if i + n > len(words) or (n == 3 and words[i + 1] == "of"):
+            continue  # "a glass of water" is the glass, then the water
         phrase = " ".join(words[i : i + n])
         sing = " ".join([*words[i : i + n - 1], singular(words[i + n - 1])])
         for p in (phrase, sing):
@@ -316,11 +318,11 @@ def _lookup(words: list[str], i: int) -> tuple[str, str, int] | None:
                 return p, "subject", n
         if n == 1:
             w = words[i]
-            if w in _V and w not in EXTRA_NOUNS and find_kind(w) is None:
-                return None
             if find_kind(w) is not None or find_kind(singular(w)) is not None:
                 return singular(w) if find_kind(singular(w)) else w, "subject", 1
             m = find_material(w)
+            if w == "light" and (i + 1 == len(words) or words[i + 1] in _V or words[i + 1] in ("beam", "beams", "ray", "rays")):
+                return w, "subject", 1  # "light passes through a prism"
             if m is not None and w not in SIZES - {"water", "sand", "snow", "ice", "glass", "paper"}:
                 return w, "subject", 1
     return None
@@ -331,12 +333,14 @@ _STOP = {"and", "or", "of", "with", "the", "a", "an", "then", "is", "are", "was"
          "slowly", "quickly", "back", "forth", "together", "flat", "apart", "twice", "once", "again",
          "night", "day", "dawn", "dusk", "sunset", "sunrise", "noon", "midnight", "morning",
          "evening", "afternoon", "wind", "sunlight", "time", "moment", "rainbow", "spectrum", "rim",
-         "edge", "way", "top", "bottom", "side", "middle", "centre", "center", "end", "front", "air"}
+         "edge", "way", "top", "bottom", "room", "scene", "film", "video", "shot", "camera", "side", "middle", "centre", "center", "end", "front", "air"}
 
 
 def _generic(words: list[str], j: int) -> bool:
     """An unknown word that can be a noun here: alphabetic, not a verb, path, colour or stop word."""
     w = words[j]
+    if _lookup(words, j) is not None or w in SIZES:
+        return False
     return (w.isalpha() and w not in _STOP and w not in PATH_WORDS and w not in COLORS
             and w not in VAGUE and not w.endswith("ly") and (w not in _V or w in EXTRA_NOUNS))
 
@@ -392,7 +396,7 @@ def noun_phrases(words: list[str]) -> list[NounPhrase]:
                 j += 1
             elif (w in SIZES and _lookup(words, j) is None) or (
                     w in NAME_MODIFIERS and j + 1 < len(words) and _lookup(words, j + 1) is not None
-                    and _lookup(words, j + 1)[1] == "subject" and w not in ("glass",)
+                    and _lookup(words, j + 1)[1] in ("subject", "scenery")
                     and not (find_material(w) and find_kind(w) and words[j + 1] == "of")):
                 mods.append(w)
                 j += 1
@@ -408,9 +412,15 @@ def noun_phrases(words: list[str]) -> list[NounPhrase]:
             i = j + 2
             continue
         hit = _lookup(words, j) if j < len(words) else None
-        if hit is not None and j == start and words[j] in _V and out and out[-1].end == j:
-            hit = None  # "a skateboard slides": a verb right after a noun phrase, not a slide
-        if hit is None and j > start and j < len(words) and _generic(words, j):
+        nxt_is_verb = j + 1 < len(words) and (words[j + 1] in _V or (words[j + 1], words[j + 2] if j + 2 < len(words) else "") in PHRASAL)
+        if hit is not None and j == start and words[j] in _V and words[j] not in EXTRA_NOUNS and not (
+                nxt_is_verb and (j == 0 or not out or out[-1].end < j)):
+            hit = None  # "a skateboard slides", "…, drops into a cup": a verb, not a slide or a drop
+            i = j + 1
+            continue
+        bare_ok = (j == start and (j == 0 or words[j - 1] == "of") and nxt_is_verb) or (
+            j == start and j > 0 and words[j - 1] == "of")
+        if hit is None and (j > start or bare_ok) and j < len(words) and words[j] not in _V and _generic(words, j):
             k = j
             while k + 1 < len(words) and _generic(words, k + 1) and words[k + 1] not in _V:
                 k += 1
@@ -443,20 +453,20 @@ def noun_phrases(words: list[str]) -> list[NounPhrase]:
             continue
         if plural and not counted:
             count, counted = 3, False
-        if kind == "subject" and head not in EXTRA_NOUNS:
-            k = find_kind(head)
-            head = k.name if k is not None and head not in ("stone", "boulder", "pebble", "marble") else head
-            head = {"stone": "rock", "boulder": "rock", "pebble": "rock", "ice": "ice cube",
-                    "icicle": "ice cube"}.get(head, head)
+        if kind == "subject" and head == "ice" and words[j - 1:j] != ["of"]:
+            head = "ice"
         named = [m for m in mods if m in NAME_MODIFIERS] if kind == "subject" else []
         head = " ".join([*named[-1:], head]) if named else head
         head = " ".join([*head.split()[:-1], singular(head.split()[-1])])
         end = j + n
-        after = " ".join(words[end:end + 3])
+        skip = end
+        while skip < len(words) and words[skip] in PLACING and words[skip] not in ("stacked", "piled", "scattered", "lined"):
+            skip += 1
+        after = " ".join(words[skip:skip + 3])
         for phrase, arr in _AFTER_ARRANGED:
             if after.startswith(phrase) and kind == "subject" and count > 1:
                 arrangement = arr
-                if phrase.startswith("in "):
+                if phrase.startswith("in ") and skip == end:
                     end += len(phrase.split())
                 break
         if (j > 0 and words[j - 1] in ("like", "as")) or (start > 0 and words[start - 1] in ("like", "as")):
@@ -520,8 +530,13 @@ def _find_verbs(words: list[str], phrases: list[NounPhrase]) -> list[tuple[int, 
 
 def _path_at(words: list[str], k: int) -> tuple[str | None, int]:
     """(path, index after the path words) at words[k], skipping adverbs first."""
-    while k < len(words) and (words[k] in ADVERBS or words[k].endswith("ly")) and words[k] not in PATH_WORDS:
-        k += 1
+    while k < len(words):
+        if (words[k] in ADVERBS or words[k].endswith("ly")) and words[k] not in PATH_WORDS:
+            k += 1
+        elif any(" ".join(words[k:k + len(a.split())]) == a for a, _ in _AFTER_ARRANGED if a.startswith("in ")):
+            k += 3
+        else:
+            break
     if k >= len(words) or words[k] not in PATH_WORDS:
         return None, k
     w, k = words[k], k + 1
@@ -578,7 +593,8 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
     for vi, (vs, ve, v) in enumerate(verbs):
         before = [p for p in phrases if p.end <= vs and p.kind in ("subject", "scenery")
                   and (vi == 0 or p.start >= verbs[vi - 1][1])
-                  and all(w in _SUBJECT_GAP or w.endswith("ly") for w in words[p.end:vs])]
+                  and not (p.start > 0 and (words[p.start - 1] in PATH_WORDS or words[p.start - 1] in _V
+                                            or words[p.start - 1] in ("of", "like", "as", "with")))]
         subj_p = next((p for p in reversed(before) if p.kind == "subject"), None) or (
             before[-1] if before else None)  # "the river carries…", "the wall collapses"
         if subj_p is None and vi == 0 and actors and actors[0].start < vs and actor is None:
@@ -607,7 +623,7 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
         loc_word = words[k - 1] if path is not None and k - 1 < len(words) else ""
         if path is not None and loc_word in LOCATION_WORDS and (v in STAY_VERBS or loc_word == "at") and (
                 v not in ("roll", "slide", "bounce", "jump", "move", "run", "walk", "fly", "drift", "hit")
-                or loc_word == "at" or loc_word == "by"):
+                or loc_word in ("at", "by", "above")):
             where = next((p for p in after if p.start >= k), None)
             rel_word = LOCATION_WORDS[loc_word]
             if where is not None and where.start <= k + 3 and rel_word and where.kind in ("subject", "scenery"):
@@ -616,9 +632,9 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
                 target_at = where.head if where.kind in ("subject", "scenery") else None
             else:
                 target_at = None
-            if v == "rest":
+            if v == "rest" and len(verbs) > 1:
                 last = subject
-                continue
+                continue  # "bottles stand on a wall and a stone knocks them over": the stand is the setup
             actions.append(ParsedAction(subject, v, None, target_at))
             last = subject
             continue
@@ -648,7 +664,7 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
         for who in [*also, subject]:
             actions.append(ParsedAction(who, v, path, target))
             rel = _implied(moved or who, path, obj)
-            if rel is not None and v in ("pour", "drip", "flow") and rel[1] == "on":
+            if rel is not None and v in ("pour", "drip", "flow") and rel[1] == "on" and path in ("from", "out of"):
                 rel = (rel[0], "in", rel[2])
             if rel is not None:
                 relations.append(rel)
@@ -657,7 +673,8 @@ def parse(text: str, actor: str | None = None, verb: str | None = None) -> Parse
         if obj is not None:
             p3, k3 = _path_at(words, obj.end)
             obj3 = next((p for p in after if p.start >= k3), None) if p3 is not None else None
-            if obj3 is not None and obj3.start <= k3 + 3 and p3 not in ("toward",) and obj3.kind != "place":
+            if obj3 is not None and obj3.start <= k3 + 3 and p3 not in ("toward",) and obj3.kind != "place" \
+                    and v not in ("pour", "drip", "flow"):
                 actions.append(ParsedAction(moved or subject, "land" if p3 in ("into", "onto") else v, p3,
                                             obj3.head))
     # explicit relations: NP [placing word] prep NP, with no verb in between
@@ -717,6 +734,8 @@ def subject_entry(p: NounPhrase) -> tuple[str, str]:
     if k is not None:
         return k.name, p.material or k.material
     m = find_material(p.head.split()[-1])
+    if m is not None and m.name in ("light", "fire"):
+        return ("lamp" if m.name == "light" else "campfire"), m.name
     return ("puddle" if m and m.state == "liquid" else "object"), (m.name if m else "wood")
 
 

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from filmcrew.catalog import find_kind
+from filmcrew.llm.offline_scene import _V as _VERB_FORMS
 from filmcrew.llm.offline_scene import (
     PLACE_WORDS,
     SCENERY_PLACE,
@@ -52,6 +53,8 @@ def parse_beats(texts: list[str]) -> list[BeatScene]:
                              [x for x in p.phrases if x.kind == "subject"], p.places))
         if p.actions:
             actor, verb = p.actions[-1].subject, p.actions[-1].verb
+        elif out[-1].subjects:
+            actor = out[-1].subjects[0].head
     return out
 
 
@@ -76,18 +79,25 @@ def film_subjects(found: list[Subject], scenes: list[BeatScene]) -> list[Subject
     used: set[str] = set()
     colours = {c for p in phrases.values() for c in p.colors}
     for s in found:
-        if s.name in colours:
-            continue  # "red and gold sparks": gold is a colour here, not a subject
+        if s.name in colours or s.name.split()[-1] in _VERB_FORMS:
+            continue  # "stones crumble" is stones that crumble  # "red and gold sparks": gold is a colour here, not a subject
         if (s.name in SCENERY_WORDS or _head(s.name) in SCENERY_WORDS) and s.kind not in FIXTURE_SUBJECTS:
             continue  # a river or a waterfall is scenery, not a puddle
         if s.name in PLACE_WORDS and s.kind not in FIXTURE_SUBJECTS:
             continue
         p = phrases.get(s.name) or next((q for h, q in phrases.items() if h not in used and (
             _head(h) == _head(s.name) or h == s.kind)), None)
+        if p is None:  # "ice block" ~ "ice cube": the same catalog kind and material
+            p = next((q for h, q in phrases.items() if h not in used and find_kind(_head(h)) is not None
+                      and find_kind(_head(h)) == find_kind(_head(s.name))
+                      and (q.material or s.material) == s.material), None)
+        if p is None and any(s.name in q.words[:-1] and s.name != _head(q.head) for q in phrases.values()):
+            continue  # "paper lanterns": paper is what they are made of, not a subject
         if p is not None:
             used.add(p.head)
             update = {"count": max(1, p.count), "arrangement": p.arrangement, "colors": list(p.colors)}
-            if p.head.endswith(" " + s.name):  # "wrecking ball", "toy boat": the fuller name
+            if p.head.endswith(" " + s.name) or (find_kind(_head(p.head)) == find_kind(_head(s.name))
+                                                 and _head(p.head) != _head(s.name)):  # "toy boat", "ice cube"
                 update["name"] = p.head
             s = s.model_copy(update=update)
         out.append(s)

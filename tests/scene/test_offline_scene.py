@@ -85,3 +85,12 @@ def test_colours_are_attributes_never_subjects():
     assert not names & {"red", "gold"}
     spark = next(s for sh in plan.shots for s in sh.subjects if s.name == "spark")
     assert spark.colors == ["red", "gold"] and spark.count > 1
+
+
+def test_settings_follow_the_words():
+    pan = plan_request("A saucepan of water boils on the stove.", None)
+    assert {s.place for s in pan.shots} == {"kitchen"} and {s.setting for s in pan.shots} == {"indoor"}
+    assert {"pan", "stove"} <= {x.kind for s in pan.shots for x in s.scenery}
+    boat = plan_request("a canoe glides across a calm lake at sunrise", None)
+    assert boat.shots[0].place == "lake" and boat.shots[0].setting == "water"
+    assert boat.shots[0].time_of_day == "dawn"
