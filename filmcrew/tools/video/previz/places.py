@@ -19,14 +19,17 @@ INDOOR_PLACES = ("kitchen", "classroom", "living room", "bedroom", "bathroom", "
                  "laboratory", "garage", "warehouse", "gym", "hall", "studio", "table top")
 #: Floor colours of the places that have their own.
 FLOORS: dict[str, RGB] = {
-    "kitchen": (205, 200, 190), "classroom": (150, 120, 90), "beach": (222, 200, 150),
+    "kitchen": (150, 110, 80), "classroom": (150, 120, 90), "beach": (222, 200, 150),
     "street": (72, 74, 80), "city": (72, 74, 80), "construction site": (140, 120, 95),
     "river bank": (95, 150, 75), "river": (95, 150, 75), "lake": (95, 150, 75), "park": (95, 150, 75),
     "garden": (95, 150, 75), "field": (110, 150, 70), "forest": (80, 120, 60), "desert": (215, 185, 130),
     "snowfield": (240, 244, 250), "playground": (170, 140, 110), "gym": (190, 150, 100),
 }
-WALLS: dict[str, RGB] = {"kitchen": (236, 226, 200), "classroom": (214, 222, 200),
+WALLS: dict[str, RGB] = {"kitchen": (200, 172, 128), "classroom": (214, 222, 200),
                          "living room": (220, 200, 180), "office": (210, 212, 215)}
+
+
+_OPAQUE: dict[int, tuple[object, object]] = {}
 
 
 def is_indoor(place: str | None) -> bool:
@@ -36,7 +39,16 @@ def is_indoor(place: str | None) -> bool:
 def _rect(canvas: Canvas, x0: float, y0: float, x1: float, y1: float, fill: tuple[int, ...],
           outline: RGB | None = None) -> None:
     a, b = canvas.to_px(x0, y1), canvas.to_px(x1, y0)
-    canvas.draw.rectangle((min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])),
+    if a[0] > canvas.width or b[0] < 0 or a[1] > canvas.height or b[1] < 0:
+        return  # off screen
+    opaque = _OPAQUE.get(id(canvas.image))
+    if opaque is None or opaque[0] is not canvas.image:
+        from PIL import ImageDraw
+
+        _OPAQUE.clear()
+        opaque = _OPAQUE[id(canvas.image)] = (canvas.image, ImageDraw.Draw(canvas.image))
+    draw = opaque[1] if len(fill) == 3 else canvas.draw  # no alpha: the plain (fast) drawer
+    draw.rectangle((min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1])),
                           fill=fill, outline=outline)  # type: ignore[arg-type]
 
 
@@ -57,7 +69,7 @@ def draw_place(canvas: Canvas, place: str | None, time_of_day: str, floor_y: flo
         _rect(canvas, x0 - 1, fy, x1 + 1, fy + 0.12, shade(wall, 0.8))  # skirting board
     k0, k1 = math.floor(x0 / 4.0) - 1, math.ceil(x1 / 4.0) + 1
     if place == "kitchen":
-        tile = (225, 235, 238)
+        tile = (140, 178, 190)  # darker than white crockery, so plates read against it
         for k in range(k0, k1):  # splash-back tiles, wall cupboards and a window, every 4 m
             bx = k * 4.0
             _rect(canvas, bx, fy + 0.9, bx + 4.0, fy + 1.5, tile)
@@ -73,7 +85,7 @@ def draw_place(canvas: Canvas, place: str | None, time_of_day: str, floor_y: flo
                        fill=(150, 120, 90), width=3)
             for i in range(3):
                 cx = bx + 0.2 + 0.65 * i
-                _rect(canvas, cx, fy + 1.85, cx + 0.6, fy + 2.45, (200, 170, 130), (140, 110, 80))
+                _rect(canvas, cx, fy + 1.85, cx + 0.6, fy + 2.45, (120, 150, 110), (80, 100, 70))
                 px, py = canvas.to_px(cx + 0.5, fy + 1.95)
                 d.ellipse((px - 2, py - 2, px + 2, py + 2), fill=(90, 80, 70))
     elif place == "classroom":

@@ -22,7 +22,7 @@ GROUP_DEFAULT = {"wall": 28, "stack": 5, "row": 5, "pile": 8, "ring": 8, "scatte
 #: Named things whose size and material the catalog kind does not say (metres, side view).
 NAMED: dict[str, tuple[tuple[float, float], str, str]] = {
     "wrecking ball": ((0.6, 0.6), "circle", "steel"),
-    "toy boat": ((0.35, 0.14), "boat", "wood"),
+    "toy boat": ((0.45, 0.16), "boat", "wood"),
     "boat": ((2.5, 0.8), "boat", "wood"),
     "paper plane": ((0.28, 0.06), "plane_toy", "paper"),
     "paper airplane": ((0.28, 0.06), "plane_toy", "paper"),

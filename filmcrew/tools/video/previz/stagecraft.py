@@ -121,6 +121,8 @@ class Play:
         """Every piece and every body where they start, for the staging frame."""
         boxes = []
         for p in self.pieces:
+            if p.kind == "floor":
+                continue
             x0, y0, x1, y1 = p.box
             if p.kind in ("river", "stream", "pond", "waterfall"):
                 y0 = max(y0, (p.surface or 0.0) - 0.6)
@@ -161,6 +163,8 @@ def _colour(s: SpecSubject, m: catalog.Material) -> tuple[int, int, int]:
     for c in s.colors:
         if c.lower() in COLORS:
             return COLORS[c.lower()]
+    if "brick" in s.name.lower() and m.name == "ceramic":
+        return (178, 84, 62)
     return m.color
 
 
@@ -285,7 +289,7 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
         bodies = []
         for i in range(n):
             name = s.name if i == 0 else f"{s.name}#{i + 1}"
-            label = "" if i else (s.name if n == 1 else f"{s.name} ×{n}")
+            label = "" if i else (s.name if n == 1 else f"{s.name} x{n}")  # the overlay font has no ×
             sb = SubjectBody(name=name, kind=k, material=m, size_m=size, color=_colour(s, m), label=label)
             bodies.append(sb)
         groups[s.name] = Group(s, bodies, size, shape)
@@ -303,10 +307,14 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
     if place in ("lake", "sea", "pool", "river") and not any(sc.kind in WATERS for sc in sceneries):
         sceneries.append(SpecScenery(name=f"the {place}", kind="river" if place == "river" else "pond"))
     waters = [sc for sc in sceneries if sc.kind in WATERS]
-    floaters = [g for g in groups.values()
-                if any(a.verb in ("drift", "float", "sink") for a in spec.actions_of(g.spec.name))
-                or any(r.relation in ("on", "in") and r.object in {w.name for w in waters}
-                       and g.bodies[0].material.density < 1.0 for r in spec.relations_of(g.spec.name))]
+    wnames = {w.name for w in waters}
+    floaters = [g for g in groups.values() if waters and g.spec.name not in water_subjects and (
+        any(a.verb in ("drift", "float", "sink") for a in spec.actions_of(g.spec.name))
+        or any(r.relation in ("on", "in") and r.object in wnames
+               and g.bodies[0].material.density < 1.0 for r in spec.relations_of(g.spec.name))
+        or any(a.target in wnames and a.verb in MOTION_VERBS for a in spec.actions_of(g.spec.name))
+        or (g.bodies[0].material.density < 1.0 and g.bodies[0].material.state == "solid"
+            and any(a.verb in MOTION_VERBS for a in spec.actions_of(g.spec.name))))]
     x_cursor = 0.0
     if waters:
         river_sc = next((w for w in waters if w.kind in ("river", "stream", "pond")), None)
@@ -363,6 +371,11 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
     actor = _actor(spec)
 
     def place_piece(sc: SpecScenery, x: float, content_w: float = 0.0) -> Piece:
+        if sc.kind == "floor":  # the floor itself: everywhere, drawn by the place
+            p = Piece(sc.name, "floor", -50.0, 50.0, top=0.0, span=(-50.0, 50.0), height=0.0)
+            play.pieces.append(p)
+            placed_pieces[sc.name] = p
+            return p
         p = build_piece(space, sc, x, width=width_of(sc, content_w))
         play.pieces.append(p)
         placed_pieces[sc.name] = p
@@ -460,12 +473,17 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
         if a.verb == "swing" and not _placed(g):
             _hang(play, g, a, groups.get(a.target or ""), placed_pieces.get(a.target or ""), x_cursor, space)
 
+    hanging = [g for g in groups.values() if not _placed(g)
+               and any(w in g.spec.name.lower() for w in ("wrecking ball", "pendulum"))]
+
     # ---- everything else: remaining pieces, then remaining groups, on the floor left to right
     for sc in sceneries:
         if sc.name not in placed_pieces and sc.kind not in WATERS:
             p = place_piece(sc, x_cursor)
-            x_cursor = p.x1 + GAP_M
-    todo = [g for g in groups.values() if not _placed(g) and g.spec.name not in water_subjects]
+            if p.kind != "floor":
+                x_cursor = p.x1 + GAP_M
+    todo = [g for g in groups.values() if not _placed(g) and g.spec.name not in water_subjects
+            and g not in hanging]
     for _round in range(len(todo) + 1):
         for g in list(todo):
             rel = _support_relation(spec, g.spec.name)
@@ -482,6 +500,9 @@ def build_play(shot: Shot, annotation: PhysicsAnnotation | None, space: pymunk.S
             fw, _ = _group_footprint(len(g.bodies), g.spec.arrangement, *g.size, g.shape)
             _place_group(g, x_cursor + fw / 2, 0.0)
             x_cursor += fw + max(0.3, 0.8 * g.size[0])
+    for g in hanging:  # a wrecking ball or a pendulum hangs even when it does not swing in this shot
+        other = next((o for o in groups.values() if o is not g and _placed(o)), None)
+        _hang(play, g, None, other, None, x_cursor, space)
     _ = actor
 
     # ---- bodies
@@ -673,7 +694,7 @@ def _place_on_piece(g: Group, p: Piece, relation: str, spec: SceneSpec) -> None:
         _place_group(g, (p.x0 + p.x1) / 2, p.height)
 
 
-def _hang(play: Play, g: Group, a: SpecAction, target: Group | None, target_piece: Piece | None,
+def _hang(play: Play, g: Group, a: SpecAction | None, target: Group | None, target_piece: Piece | None,
           x_cursor: float, space: pymunk.Space) -> None:
     """A pendulum: the body hangs from a pivot above the spot where it meets its target, raised back."""
     r = g.size[0] / 2
@@ -687,7 +708,9 @@ def _hang(play: Play, g: Group, a: SpecAction, target: Group | None, target_piec
         left, tall = x_cursor + length, 1.0
     rest = (left - r - 0.01, max(r + 0.05, 0.45 * tall))
     pivot = (rest[0], rest[1] + length)
-    theta = math.radians(65.0)
+    theta = math.radians(65.0 if a is not None and a.verb == "swing" else 0.0)
+    if a is None:  # hanging still, a little way before what it will hit
+        pivot = (pivot[0] - 0.3, pivot[1])
     pos = (pivot[0] - length * math.sin(theta), pivot[1] - length * math.cos(theta))
     _set(g.bodies[0], *pos)
     for sb in g.bodies[1:]:
@@ -1039,20 +1062,45 @@ class PlayDriver(Phenomenon):
                              fill=(220, 170, 40), width=max(2, int(canvas.length_px(0.12))))
 
 
+_PLACE_CACHE: dict[tuple, object] = {}
+
+
 def draw_set_back(canvas: Canvas, stage: Stage, t: float) -> None:
+    """The place, the channel of any water, and the scenery behind the subjects.
+
+    The place depends only on the view: a still camera draws it once and pastes it after."""
     from filmcrew.tools.video.previz.places import draw_place
 
     pieces = getattr(stage, "pieces", [])
     water = any(p.surface is not None for p in pieces)
-    draw_place(canvas, getattr(stage, "place", None), stage.time_of_day, stage.floor_y, water)
-    if water and stage.floor_y is not None:  # the channel is cut into the ground: sky-coloured gap
-        for p in pieces:
-            if p.surface is not None:
-                a = canvas.to_px(p.x0 - (0.5 if p.kind != "waterfall" else 0.0), stage.floor_y)
-                b = canvas.to_px(p.x1, p.bottom - 0.3)
-                canvas.draw.rectangle((a, b), fill=(120, 95, 70))
+    key = (stage.place, stage.time_of_day, stage.floor_y, water, canvas.image.size,
+           tuple(round(v, 6) for v in canvas.view),
+           tuple((p.kind, p.x0, p.x1, p.surface, p.bottom) for p in pieces if p.surface is not None))
+    cached = _PLACE_CACHE.get(key)
+    if cached is not None:
+        canvas.image.paste(cached)  # type: ignore[arg-type]
+    else:
+        draw_place(canvas, getattr(stage, "place", None), stage.time_of_day, stage.floor_y, water)
+        _draw_channel(canvas, stage, pieces, water)
+        if len(_PLACE_CACHE) > 4:
+            _PLACE_CACHE.clear()
+        _PLACE_CACHE[key] = canvas.image.copy()
     for p in pieces:
         draw_back(canvas, p, t)
+
+
+def _draw_channel(canvas: Canvas, stage: Stage, pieces: list[Piece], water: bool) -> None:
+    if water and stage.floor_y is not None:  # the channel cut into the ground, in cross-section
+        for p in pieces:
+            if p.surface is None:
+                continue
+            if p.kind == "waterfall":  # below the lip the far bank steps down to the plunge pool
+                a, b = canvas.to_px(p.x0, stage.floor_y), canvas.to_px(p.x1 + 100.0, p.surface)
+                canvas.draw.rectangle((a, b), fill=(70, 118, 62))
+                a, b = canvas.to_px(p.x0, p.surface), canvas.to_px(p.x1 + 100.0, p.bottom - 0.3)
+            else:
+                a, b = canvas.to_px(p.x0 - 0.5, stage.floor_y), canvas.to_px(p.x1, p.bottom - 0.3)
+            canvas.draw.rectangle((a, b), fill=(120, 95, 70))
 
 
 def draw_set_front(canvas: Canvas, stage: Stage, t: float) -> None:
@@ -1101,6 +1149,8 @@ def scenery_tracks(play: Play, total: int) -> dict[str, tuple[np.ndarray, tuple[
     (the long water is background: the camera follows what floats on it instead)."""
     out = {}
     for p in play.pieces:
+        if p.kind == "floor":
+            continue
         x0, y0, x1, y1 = p.box
         role = "background" if p.surface is not None else "static"
         centre = np.tile([(x0 + x1) / 2, (y0 + y1) / 2], (total, 1))
