@@ -1,7 +1,7 @@
 """Scene fidelity: does the previz show the scene the plan tells, measured from the simulation.
 
 The shot is re-simulated from its own request (same shot, annotation, fps and seed, like the physics
-check) and every body's state is kept per frame (`stagecraft.record_play`); nothing is read from the plan
+check) and every body's state is kept per frame (`previz.render.record_play`); nothing is read from the plan
 alone. Checks, each passed or failed with a reason:
 
 - presence: each planned subject has its count of bodies at the first frame; each scenery piece stands;
@@ -361,7 +361,7 @@ def fidelity_of_record(rec: Any) -> dict[str, Any]:
 def scene_fidelity(shot: Any, annotation: Any, *, fps: int, seed: int, width: int = 640,
                    height: int = 360) -> dict[str, Any]:
     """Scene fidelity of one previz shot, re-simulated from its request."""
-    from filmcrew.tools.video.previz.stagecraft import record_play
+    from filmcrew.tools.video.previz.render import record_play
 
     rec = record_play(shot, annotation, fps=fps, seed=seed, aspect=width / height)
     if rec is None:

@@ -9,7 +9,7 @@ import numpy as np
 from filmcrew.eval.scene_fidelity import fidelity_of_record, run_mean, scene_fidelity
 from filmcrew.llm.offline_planner import plan_request
 from filmcrew.schemas import Shot
-from filmcrew.tools.video.previz.stagecraft import record_play
+from filmcrew.tools.video.previz.render import record_play
 
 #: The four requests of issue 17 and a few of its labelled set; the floor sits under what they
 #: measure (1.0 each when this was written; benchmarks/RESULTS.md has the whole set).

@@ -8,8 +8,9 @@ import numpy as np
 
 from filmcrew.schemas import Shot
 from filmcrew.tools.video.previz import render_previz
+from filmcrew.tools.video.previz.render import record_play
 from filmcrew.tools.video.previz.spec import scene_spec
-from filmcrew.tools.video.previz.stagecraft import arrangement_offsets, record_play
+from filmcrew.tools.video.previz.stagecraft import arrangement_offsets
 
 FPS = 12
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pymunk
@@ -331,3 +332,45 @@ def render_shot(shot: Shot, annotation: PhysicsAnnotation | None, *, width: int,
         if progress is not None:
             progress(i + 1, total)
     return frames, scene, tracks, views
+
+
+def record_play(shot: Shot, annotation: PhysicsAnnotation | None, *, fps: int, seed: int,
+                aspect: float = 16 / 9) -> Any:
+    """Re-simulate a staged shot exactly as the renderer does (same seed, same steps) and keep every
+    body's state per frame (a stagecraft.PlayRecord); None when the shot does not speak the scene
+    language."""
+    from filmcrew.tools.video.previz.stagecraft import PlayRecord
+
+    scene, _stage, _, phenomena = build_scene(shot, annotation, aspect, seed, fps)
+    play = scene.play
+    if play is None:
+        return None
+    total = round(shot.duration_s * fps)
+    n_sub, dt = substeps(scene)
+    names = [sb.name for g in play.groups.values() for sb in g.bodies]
+    by_name = {sb.name: sb for sb in scene.subjects}
+    pos = {n: np.full((total, 2), np.nan) for n in names}
+    ang = {n: np.full(total, np.nan) for n in names}
+    broken = {n: np.zeros(total, bool) for n in names}
+    scale = {n: np.ones(total) for n in names}
+    times = np.zeros(total)
+    for i in range(total):
+        if i:
+            _advance(scene, phenomena, n_sub, dt, i)
+        times[i] = scene.t
+        for n in names:
+            sb = by_name.get(n)
+            if sb is None or sb.body is None or not sb.visible:
+                continue
+            pos[n][i] = sb.position
+            ang[n][i] = float(sb.body.angle)
+            broken[n][i] = sb.drawn_by == "collision"
+            scale[n][i] = sb.scale
+    return PlayRecord(
+        spec=play.spec, pieces=play.pieces,
+        groups={k: [sb.name for sb in g.bodies] for k, g in play.groups.items()},
+        sizes={sb.name: sb.size_m for g in play.groups.values() for sb in g.bodies},
+        pos=pos, angle=ang, broken=broken, scale=scale,
+        pendulums={pd.group: pd.pivot for pd in play.pendulums}, times=times,
+        gravity=-float(scene.space.gravity.y),
+        substances={k for k, g in play.groups.items() if g.bodies[0].material.state != "solid"})
