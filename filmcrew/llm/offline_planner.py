@@ -130,7 +130,7 @@ def plan_request(
     story = [c for c in story if c] or [text]
     # a clause's comma parts that act or go somewhere are beats of their own ("…, past two rocks")
     story = [b for c in story for b in ([c] if _REPLAY.search(c) or _CAMERA_ONLY.match(c)
-                                         else split_beats(c))]
+                                         else split_beats(c))] or [text]  # "!!!", "...": one still beat
     subjects = find_subjects(" . ".join(story))
     beats: list[_Beat] = []
     for c in story:
@@ -140,6 +140,7 @@ def plan_request(
             beats.append(_beat(c, subjects))
     _resolve_references(beats)
     subjects = _parse_scenes(beats, subjects)
+    beat_texts = {b.numbers[0]: b.text for b in beats if b.kind == "action" and b.numbers}
     if target < 0.1 * max(1, sum(1 for b in beats if b.numbers)):
         raise ValueError(f"duration {target} s is too short for the story's beats")
     count = max(min_shots, asked or 0)
@@ -164,8 +165,7 @@ def plan_request(
     shots = [s.model_copy(update={"subjects": [  # a thing the catalog does not know stands still
         x.model_copy(update={"role": "static"}) if x.kind == "object" and x.name not in acting else x
         for x in story_roles(s.subjects, every_action)]}) for s in shots]
-    numbered = sorted({a.beat for s in shots for a in s.actions if a.beat is not None})
-    beat_texts = {n: b.text for b in beats if b.kind == "action" for n in b.numbers[:1]}
+    shots, story_beats = _number_beats(shots, beat_texts)
     music_brief = write_music_brief(text, shots, music_text=" ; ".join(music), style=style, seed=seed)
     return StoryPlan(
         global_prompt=_global_prompt(subjects, setting if place is None else setting_for(place, setting),
@@ -173,8 +173,30 @@ def plan_request(
         shots=shots,
         music_brief=music_brief,
         style=style,
-        beats=[beat_texts.get(n, f"beat {n}") for n in numbered],
+        beats=story_beats,
     )
+
+
+def _number_beats(shots: list[Shot], texts: dict[int, str]) -> tuple[list[Shot], list[str]]:
+    """Number the story beats the shots perform 1..N, each in exactly one shot; return their texts.
+
+    A parsed beat whose actions name nothing the film shows is performed nowhere and is left out;
+    one that two shots both perform (a replay merged into an action shot) belongs to the first of
+    them, and is a plain action elsewhere. A replay shot keeps the number of the beat it repeats.
+    """
+    owner: dict[int, str] = {}
+    for s in shots:
+        if s.kind != "replay":
+            for a in s.actions:
+                if a.beat is not None:
+                    owner.setdefault(a.beat, s.id)
+    new = {old: k + 1 for k, old in enumerate(sorted(owner))}
+    out = []
+    for s in shots:
+        acts = [a.model_copy(update={"beat": new.get(a.beat) if a.beat is not None and (
+            s.kind == "replay" or owner.get(a.beat) == s.id) else None}) for a in s.actions]
+        out.append(s.model_copy(update={"actions": acts}))
+    return out, [" ".join(texts.get(old, "").split()) or f"beat {new[old]}" for old in sorted(owner)]
 
 
 def _parse_scenes(beats: list[_Beat], found: list[Subject]) -> list[Subject]:
@@ -187,7 +209,7 @@ def _parse_scenes(beats: list[_Beat], found: list[Subject]) -> list[Subject]:
         b.scene = sc
         if sc.actions:
             n += 1
-            b.numbers = [n]
+            b.numbers, sc.number = [n], n
         heads = {p.head for p in sc.subjects} | {a.subject for a in sc.actions}
         exact = {s.name for s in subjects} & heads
         loose = {h.split()[-1] for h in heads if h not in exact}
@@ -372,12 +394,22 @@ def _pad(beats: list[_Beat], subjects: list[Subject], count: int, target_s: floa
 
 
 def _merge(beats: list[_Beat], most: int) -> list[_Beat]:
-    """Join neighbouring action beats (fewest events first) until there are at most `most` shots."""
+    """Join neighbouring action beats (fewest events first) until there are at most `most` shots.
+
+    With no two action beats side by side, an editor's shot (a detail, the establishing, closing or
+    aftermath view, then a replay) is dropped instead: joined to an action beat it would hide that
+    beat's action (an editor's shot shows things at rest) or perform it twice (a replay).
+    """
     beats = list(beats)
     while len(beats) > max(most, 1):
         pairs = [(len(beats[i].events) + len(beats[i + 1].events), i) for i in range(len(beats) - 1)
-                 if beats[i].kind == beats[i + 1].kind == "action"] or [(0, len(beats) - 2)]
-        _, i = min(pairs)
+                 if beats[i].kind == beats[i + 1].kind == "action"]
+        spare = [i for kind in ("detail", "establishing", "closing", "aftermath", "replay")
+                 for i in range(len(beats) - 1, -1, -1) if beats[i].kind == kind]
+        if not pairs and spare and any(b.kind == "action" for b in beats):
+            del beats[spare[0]]
+            continue
+        _, i = min(pairs or [(0, len(beats) - 2)])
         a, b = beats[i], beats[i + 1]
         beats[i : i + 2] = [_Beat(f"{a.text}, then {b.text}", a.events + b.events, a.kind,
                                   list(dict.fromkeys(a.names + b.names)), a.still + b.still,
@@ -441,8 +473,7 @@ def _shot(i: int, b: _Beat, duration: float, subjects: list[Subject], setting: s
                                         for p in sc.scenery if p.head in film}
     actions: list[Action] = []
     relations: list[SceneRelation] = []
-    parsed = [(n, a) for sc, n in zip(scenes, b.numbers or [None] * len(scenes), strict=False)
-              for a in sc.actions]
+    parsed = [(sc.number, a) for sc in scenes for a in sc.actions]  # each action with its own beat
     wanted = set(names)
     for _, a in parsed:
         for n in (a.subject, a.target):

@@ -40,6 +40,7 @@ class BeatScene:
     scenery: list[NounPhrase] = field(default_factory=list)
     subjects: list[NounPhrase] = field(default_factory=list)
     places: list[str] = field(default_factory=list)
+    number: int | None = None  # the story beat it performs (1-based), when it has actions
 
 
 def parse_beats(texts: list[str]) -> list[BeatScene]:
@@ -100,6 +101,8 @@ def film_subjects(found: list[Subject], scenes: list[BeatScene]) -> list[Subject
                                                  and _head(p.head) != _head(s.name)):  # "toy boat", "ice cube"
                 update["name"] = p.head
             s = s.model_copy(update=update)
+        if any(o.name == s.name for o in out):
+            continue  # "a pan" took the pot's phrase before "a pot" came: one pot, named once
         out.append(s)
     for h, p in phrases.items():
         if h in used or any(s.name == h or _head(s.name) == _head(h) for s in out):
