@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from functools import cache
 
 import numpy as np
@@ -179,13 +178,12 @@ def test_midi_abc_and_json_round_trips(tmp_path):
     assert Score.from_json(score.to_json()) == score
 
 
-def test_rendering_30_s_is_fast():
+def test_rendering_30_s_gives_30_s_per_stem():
+    # Its speed is measured in benchmarks/musicgen_rtf.py (the procedural row), not asserted here.
     sections = [(0.0, 10.0, 0.4), (10.0, 20.0, 0.8), (20.0, 30.0, 1.0)]
     sp = rhythm_spots(30.0, [10.0, 20.0], [], [(15.0, 1.0)], (100, 130))
     score = compose(brief(), sp, sections, 30.0, seed=0)
-    t0 = time.perf_counter()
     stems = render_stems(score, SR)
-    assert time.perf_counter() - t0 < 10.0
     assert all(x.shape == (30 * SR,) for x in stems.values())
 
 
