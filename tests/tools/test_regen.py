@@ -63,12 +63,13 @@ def test_interpolate_raises_the_frame_rate_and_decodes_only_the_in_between_frame
     out = emb.interpolate(frames, 12, 24)
     assert out.shape == (24, 16, 24, 3)
     np.testing.assert_array_equal(out[::2], frames)  # the originals are kept as they are
-    assert len(decoded) == 1 and len(decoded[0]) == 12  # only the 12 in-between frames decoded
+    np.testing.assert_array_equal(out[23], frames[11])  # held at the last frame past the end
+    assert len(decoded) == 1 and len(decoded[0]) == 11  # only the 11 in-between frames decoded
     assert np.all(np.abs(decoded[0] - np.round(decoded[0])) > 0.1)
     kept = emb.interpolate(frames, 12, 30)
     assert len(kept) == 30
     np.testing.assert_array_equal(kept[::5], frames[::2])  # 0, 1/6 s, ... fall on input frames
-    assert len(decoded[1]) == 30 - 6
+    assert len(decoded[1]) == 30 - 6 - 2  # 6 on input frames, 2 held at the last one
     everything = emb.interpolate(frames, 12, 24, keep_originals=False)
     assert len(decoded[2]) == 24 and everything.shape == out.shape
 
