@@ -179,7 +179,7 @@ def test_training_checkpoints_and_resumes_the_step_count(tmp_path: Path) -> None
 # learns to encode the picture; the comparison with keyframes at equal values / equal bytes, over
 # three training seeds and several decode step counts, is benchmarks/regen_compression.py (RESULTS.md).
 
-TRAIN_STEPS = 200  # as the benchmark; about 20 s on a quiet core
+TRAIN_STEPS = 200  # as the benchmark (2500 took 133 s on 2 cores before: ~20 s of training here)
 
 
 @pytest.fixture(scope="module")
