@@ -192,8 +192,7 @@ class SyncosSampler:
                          device="cpu")
         on = self.mode == "syncos" and self.iters > 0
         # where x_t holds no signal (ᾱ_t = 0, σ = 1) it does not depend on x̂0: nothing to refine
-        return [on and float(t) > self.t_min and sched.signal(i) > 0
-                for i, t in enumerate(sched.timesteps)]
+        return [on and t > self.t_min and sched.signal(i) > 0 for i, t in enumerate(sched.t_host)]
 
     def planned_calls(self, num_latent_frames: int, num_inference_steps: int) -> int:
         """Transformer evaluations one run will make (progress totals, cost estimates)."""

@@ -59,7 +59,7 @@ def rbf_kernel(particles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     d2 = torch.cdist(flat, flat).pow(2)
     b = flat.shape[0]
     if b > 1:
-        off = d2[~torch.eye(b, dtype=torch.bool, device=d2.device)]
+        off = d2.flatten()[1:].view(b - 1, b + 1)[:, :-1]  # the off-diagonal entries, no masking
         h = off.median() / math.log(b + 1)
         # identical particles: any bandwidth gives K = 1 and no kernel force
         h = torch.where(h > 0, h, torch.ones_like(h))
@@ -100,8 +100,11 @@ class Schedule:
     """
 
     def __init__(self, scheduler: Any, num_inference_steps: int, *, flow: bool, device: Any):
-        scheduler.set_timesteps(num_inference_steps, device=device)
-        self.timesteps = scheduler.timesteps
+        # The step arithmetic runs on the host from numbers read once; only `timesteps` (the model's
+        # input) lives on `device`: no host synchronisation per step, any device (meta included).
+        scheduler.set_timesteps(num_inference_steps, device="cpu")
+        self.t_host = [float(t) for t in scheduler.timesteps]
+        self.timesteps = scheduler.timesteps.to(device)
         self.flow, self.n = flow, num_inference_steps
         if flow:
             self.sigmas = [float(s) for s in scheduler.sigmas]
@@ -114,7 +117,7 @@ class Schedule:
             self.train_steps = scheduler.config.num_train_timesteps
 
     def _abar(self, i: int) -> tuple[float, float]:
-        t = int(self.timesteps[i])
+        t = int(self.t_host[i])
         prev = t - self.train_steps // self.n
         return float(self.alphas[t]), (float(self.alphas[prev]) if prev >= 0 else self.final)
 
