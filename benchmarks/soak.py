@@ -7,7 +7,9 @@ is made into a film at the tiny format (`corpus.TINY`: 96x64 at 8 fps, one candi
 its results; the summary line (requests, failures, seconds) is printed at the end and the failures
 listed with their errors.
 
-    python benchmarks/soak.py [--n 340] [--seed 0] [--out benchmarks/soak.jsonl] [--keep DIR]
+    python benchmarks/soak.py [--n 340] [--seed 0] [--shard K/N] [--out benchmarks/soak.jsonl] [--keep DIR]
+
+Shards (--shard 0/3, 1/3, 2/3 with their own --out) split the corpus over processes.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=340)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--start", type=int, default=0, help="first request index (to resume a soak)")
+    ap.add_argument("--shard", default="0/1", help="K/N: run only requests with index %% N == K")
     ap.add_argument("--out", default="benchmarks/soak.jsonl")
     ap.add_argument("--keep", default=None, help="keep run directories under DIR")
     args = ap.parse_args(argv)
 
-    requests = corpus(args.n, args.seed)[args.start:]
+    k, n = (int(x) for x in args.shard.split("/"))
+    requests = [r for r in corpus(args.n, args.seed)[args.start:] if r.index % n == k]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     failures, t0 = [], time.perf_counter()
