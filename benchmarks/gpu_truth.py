@@ -246,9 +246,13 @@ def rflav(b: Bench) -> dict:
 
 def musicgen(b: Bench) -> dict:
     """10 s of audio from MusicGen-Melody (1.5B decoder) with CFG, through the crew's own loop."""
-    from filmcrew.tools.music.musicgen.model import generate_music, tiny_musicgen_melody
+    from filmcrew.tools.music.musicgen.model import (
+        generate_music,
+        random_musicgen_melody,
+        tiny_musicgen_melody,
+    )
 
-    bundle = tiny_musicgen_melody(0) if b.tiny else musicgen_melody_full(b)
+    bundle = tiny_musicgen_melody(0) if b.tiny else random_musicgen_melody(b.device, b.dtype)
     bundle.model.to(device=b.device, dtype=b.dtype)
     seconds = 1.0 if b.tiny else 10.0
     chroma = None
@@ -259,38 +263,6 @@ def musicgen(b: Bench) -> dict:
     s = b.timed(run, repeats=1, warmup=0 if not b.tiny else 1)
     return {"seconds_of_audio": seconds, "real_time_factor": seconds / s,
             "parameters_m": sum(p.numel() for p in bundle.model.parameters()) / 1e6}
-
-
-def musicgen_melody_full(b: Bench) -> Any:
-    """facebook/musicgen-melody's configuration (T5-base text encoder, 32 kHz EnCodec, a 1.5B decoder
-    of 48 layers x 1536 with 4 codebooks of 2048) with random weights and the tiny word tokenizer."""
-    from transformers import (
-        EncodecConfig,
-        MusicgenMelodyConfig,
-        MusicgenMelodyDecoderConfig,
-        MusicgenMelodyForConditionalGeneration,
-        T5Config,
-    )
-
-    from filmcrew.tools.music.musicgen.model import MusicgenBundle, tiny_tokenizer
-    from filmcrew.tools.music.musicgen.rhythm import ChromaParams
-
-    t5 = T5Config(vocab_size=32128, d_model=768, d_ff=3072, d_kv=64, num_layers=12, num_heads=12)
-    enc = EncodecConfig(audio_channels=1, chunk_length_s=None, overlap=None, codebook_size=2048,
-                        hidden_size=128, num_filters=64, num_residual_layers=1,
-                        upsampling_ratios=[8, 5, 4, 4], sampling_rate=32000, target_bandwidths=[2.2],
-                        use_causal_conv=False, normalize=False, num_lstm_layers=2)
-    dec = MusicgenMelodyDecoderConfig(vocab_size=2048, hidden_size=1536, num_hidden_layers=48,
-                                      num_attention_heads=24, ffn_dim=6144, num_codebooks=4,
-                                      pad_token_id=2048, bos_token_id=2048, max_position_embeddings=2048)
-    config = MusicgenMelodyConfig(text_encoder=t5, audio_encoder=enc, decoder=dec, chroma_length=235)
-    with b.building():
-        model = MusicgenMelodyForConditionalGeneration(config).eval()
-    gc_ = model.generation_config
-    gc_.decoder_start_token_id = gc_.pad_token_id = gc_.bos_token_id = 2048
-    gc_.do_sample = True
-    return MusicgenBundle(model=model, tokenizer=tiny_tokenizer(), model_id="musicgen-melody (random)",
-                          melody=True, chroma=ChromaParams(), chroma_length=235, max_window_s=30.0)
 
 
 def regen(b: Bench) -> dict:

@@ -24,13 +24,12 @@ from filmcrew.schemas import MusicBrief
 from filmcrew.tools.music import ProceduralComposer
 from filmcrew.tools.music.musicgen.composer import MusicgenComposer
 from filmcrew.tools.music.musicgen.model import (
-    ChromaParams,
     MusicgenBundle,
     describe,
     generate_music,
+    random_musicgen_melody,
     rhythm_chroma,
     tiny_musicgen_melody,
-    tiny_tokenizer,
 )
 from filmcrew.tools.music.rhythm import rhythm_spots
 
@@ -43,40 +42,6 @@ BRIEF = MusicBrief(scene="kitchen at night", brightness="dim", color_tone="blue"
 def spots_for(seconds: float):
     cuts = [seconds * f for f in (0.3, 0.55, 0.8)]
     return rhythm_spots(seconds, cuts, [(seconds * 0.4, 0.7)], [(seconds * 0.62, 1.0)], (90, 120))
-
-
-def melody_size_bundle(device: str) -> MusicgenBundle:
-    """musicgen-melody (1.5B) shapes with random fp16 weights on `device`; text via the tiny
-    tokenizer (its ids fit T5's vocabulary, and the text length barely matters for timing)."""
-    from transformers import (
-        EncodecConfig,
-        MusicgenMelodyConfig,
-        MusicgenMelodyDecoderConfig,
-        MusicgenMelodyForConditionalGeneration,
-        T5Config,
-    )
-
-    t5 = T5Config(vocab_size=32128, d_model=768, d_ff=3072, d_kv=64, num_layers=12, num_heads=12)
-    enc = EncodecConfig(sampling_rate=32000, audio_channels=1, hidden_size=128, num_filters=64,
-                        upsampling_ratios=[8, 5, 4, 4], codebook_size=2048, target_bandwidths=[2.2],
-                        num_lstm_layers=2, normalize=False, chunk_length_s=None, overlap=None,
-                        norm_type="weight_norm", use_causal_conv=False, pad_mode="reflect")
-    dec = MusicgenMelodyDecoderConfig(vocab_size=2048, hidden_size=1536, num_hidden_layers=48,
-                                      num_attention_heads=24, ffn_dim=6144, num_codebooks=4,
-                                      max_position_embeddings=2048, pad_token_id=2048,
-                                      bos_token_id=2048)
-    config = MusicgenMelodyConfig(text_encoder=t5, audio_encoder=enc, decoder=dec, chroma_length=235)
-    torch.set_default_dtype(torch.float16)
-    try:
-        with torch.device(device):
-            model = MusicgenMelodyForConditionalGeneration(config).eval()
-    finally:
-        torch.set_default_dtype(torch.float32)
-    gc = model.generation_config
-    gc.decoder_start_token_id = gc.pad_token_id = gc.bos_token_id = 2048
-    gc.do_sample, gc.top_k = True, 250
-    return MusicgenBundle(model=model, tokenizer=tiny_tokenizer(), model_id="musicgen-melody-size-random",
-                          melody=True, chroma=ChromaParams(), chroma_length=235, max_window_s=30.0)
 
 
 def time_generate(bundle: MusicgenBundle, seconds: float) -> float:
@@ -127,7 +92,7 @@ def main() -> None:
     print(f"ratio tiny composer / procedural: {full / proc:.2f}x")
     if torch.cuda.is_available():
         g = args.gpu_seconds
-        big = melody_size_bundle("cuda")
+        big = random_musicgen_melody("cuda", torch.float16)
         n = sum(p.numel() for p in big.model.decoder.parameters()) / 1e9
         gen = time_generate(big, g)
         print(f"{f'melody-size ({n:.2f}B decoder, fp16, CUDA) generate':48s} {g:8.1f} {gen:8.2f} "

@@ -5,10 +5,10 @@ Agents import from here; the modules are imported on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from filmcrew.tools.faces import lazy_face
 
-#: What agents call, by name -> the module (and its name there) that defines it; imported on first use so that
-#: importing the edit face stays light (no torch until a backend runs).
+#: What agents call, by name -> the module (and its name there) that defines it (tools/faces.py):
+#: imported on first use, so importing the edit face stays light (no torch until a backend runs).
 _FACE = {
     "ClipFeatures": "filmcrew.tools.edit.skald",
     "clip_features": "filmcrew.tools.edit.skald",
@@ -23,10 +23,4 @@ _FACE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _FACE:
-        import importlib
-
-        module, _, attr = _FACE[name].partition(":")
-        return getattr(importlib.import_module(module), attr or name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_face(__name__, _FACE)

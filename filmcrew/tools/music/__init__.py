@@ -14,6 +14,7 @@ import numpy as np
 
 from filmcrew.artifacts import ArtifactStore
 from filmcrew.schemas import ArtifactRef, MixPlan, MusicBrief, RhythmSpots
+from filmcrew.tools.faces import lazy_face
 from filmcrew.tools.protocols import MusicGenerator, Progress
 
 STEMS = ("melody", "harmony", "bass", "percussion")
@@ -170,8 +171,8 @@ def mix_stems(store: ArtifactStore, node: str, stems: ArtifactRef, plan: MixPlan
                                make=make, inputs=[stems, *([ambience] if ambience else [])])
 
 
-#: What agents call, by name -> the module (and its name there) that defines it; imported on first use so that
-#: importing the music face stays light (no torch until a backend runs).
+#: What agents call, by name -> the module (and its name there) that defines it (tools/faces.py):
+#: imported on first use, so importing the music face stays light (no torch until a backend runs).
 _FACE = {
     "motion_peaks": "filmcrew.tools.music.rhythm",
     "rhythm_spots": "filmcrew.tools.music.rhythm",
@@ -180,10 +181,4 @@ _FACE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _FACE:
-        import importlib
-
-        module, _, attr = _FACE[name].partition(":")
-        return getattr(importlib.import_module(module), attr or name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_face(__name__, _FACE)

@@ -10,6 +10,7 @@ from typing import Any
 from filmcrew.artifacts import ArtifactStore
 from filmcrew.schemas import ArtifactRef, PhysicsAnnotation, Shot
 from filmcrew.tools.devices import DEVICE_LOCK
+from filmcrew.tools.faces import lazy_face
 from filmcrew.tools.protocols import Progress, VideoGenerator
 
 PREVIZ_VERSION = "1"
@@ -393,8 +394,8 @@ def rflav_available(model: str | None, vae: str | None, vocoder: str | None) -> 
     return torch.cuda.is_available()
 
 
-#: What agents call, by name -> the module (and its name there) that defines it; imported on first use so that
-#: importing the video face stays light (no torch until a backend runs).
+#: What agents call, by name -> the module (and its name there) that defines it (tools/faces.py):
+#: imported on first use, so importing the video face stays light (no torch until a backend runs).
 _FACE = {
     "NoAmbientClass": "filmcrew.tools.video.rflav.backend",
     "regen_embedder": "filmcrew.tools.video.regen.crew",
@@ -403,10 +404,4 @@ _FACE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _FACE:
-        import importlib
-
-        module, _, attr = _FACE[name].partition(":")
-        return getattr(importlib.import_module(module), attr or name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_face(__name__, _FACE)

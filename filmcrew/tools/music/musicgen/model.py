@@ -159,6 +159,44 @@ def tiny_musicgen_melody(seed: int = 0, *, window_s: float = 2.0) -> MusicgenBun
                           melody=True, chroma=chroma, chroma_length=length, max_window_s=window_s)
 
 
+def random_musicgen_melody(device: Any = "cpu", dtype: Any = None) -> MusicgenBundle:
+    """facebook/musicgen-melody's shapes (T5-base text encoder, 32 kHz EnCodec, a 1.5B decoder of
+    48 layers x 1536 with 4 codebooks of 2048) with random weights, built directly on `device` in
+    `dtype`: what speed, memory and device placement depend on, for benchmarks (no weights needed).
+    Text goes through the tiny word tokenizer (its ids fit T5's vocabulary)."""
+    import torch
+    from transformers import (
+        EncodecConfig,
+        MusicgenMelodyConfig,
+        MusicgenMelodyDecoderConfig,
+        MusicgenMelodyForConditionalGeneration,
+        T5Config,
+    )
+
+    t5 = T5Config(vocab_size=32128, d_model=768, d_ff=3072, d_kv=64, num_layers=12, num_heads=12)
+    enc = EncodecConfig(sampling_rate=32000, audio_channels=1, hidden_size=128, num_filters=64,
+                        upsampling_ratios=[8, 5, 4, 4], codebook_size=2048, target_bandwidths=[2.2],
+                        num_lstm_layers=2, normalize=False, chunk_length_s=None, overlap=None,
+                        norm_type="weight_norm", use_causal_conv=False, pad_mode="reflect")
+    dec = MusicgenMelodyDecoderConfig(vocab_size=2048, hidden_size=1536, num_hidden_layers=48,
+                                      num_attention_heads=24, ffn_dim=6144, num_codebooks=4,
+                                      max_position_embeddings=2048, pad_token_id=2048,
+                                      bos_token_id=2048)
+    config = MusicgenMelodyConfig(text_encoder=t5, audio_encoder=enc, decoder=dec, chroma_length=235)
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype or torch.float32)
+    try:
+        with torch.device(device):
+            model = MusicgenMelodyForConditionalGeneration(config).eval()
+    finally:
+        torch.set_default_dtype(old)
+    gc = model.generation_config
+    gc.decoder_start_token_id = gc.pad_token_id = gc.bos_token_id = 2048
+    gc.do_sample, gc.top_k = True, 250
+    return MusicgenBundle(model=model, tokenizer=tiny_tokenizer(), model_id="musicgen-melody-size-random",
+                          melody=True, chroma=ChromaParams(), chroma_length=235, max_window_s=30.0)
+
+
 def find_musicgen(model: str | None) -> Path:
     """The local folder of a MusicGen checkpoint: a path, or a hub id already in the HF cache."""
     from filmcrew.models.hub import cached_snapshots, is_repo_id
