@@ -55,14 +55,16 @@ def test_text_is_caption_then_physics_paragraph():
 
 
 @pytest.mark.parametrize("base", ["cogvideox", "wan"])
-def test_text_reaches_the_model_and_is_cut_at_500_tokens(pipes, base):
+def test_text_reaches_the_model_and_is_cut_at_its_bases_length(pipes, base):
+    # CogVideoX-WISA raises CogVideoX's 226 tokens to 500; Wan-WISA keeps Wan's 512 (TEXT_TOKENS)
     pipe = pipes[base]
+    assert pipe.max_text_tokens == {"cogvideox": MAX_TEXT_TOKENS, "wan": 512}[base]
     long = text_for(annotation("Momentum is conserved in the collision. " * 40))
     ids = pipe.tokenizer([long], padding="max_length", max_length=MAX_TEXT_TOKENS, truncation=True)
     assert len(ids.input_ids[0]) == 500 and ids.input_ids[0][-1] == pipe.tokenizer.eos_token_id
     emb = pipe.encode_text([long])
-    assert emb.shape == (1, 500, 32)
-    # Past 500 tokens nothing counts; within them the physics paragraph does.
+    assert emb.shape == (1, pipe.max_text_tokens, 32)
+    # Past the limit nothing counts; within it the physics paragraph does.
     assert torch.equal(emb, pipe.encode_text([long + " And then it stops."]))
     a, b = pipe.encode_text([text_for(annotation())]), pipe.encode_text([text_for(annotation("Heat."))])
     assert not torch.allclose(a, b)

@@ -49,6 +49,7 @@ from filmcrew.tools.video.wisa.pipeline import (
     build_cfg_batch,
     cfg_branches,
     combine_guidance,
+    dynamic_guidance_scale,
 )
 
 __all__ = [
@@ -153,6 +154,7 @@ class SyncosSampler:
                  stride: int | None = None, t_min: float | None = None, iters: int = 20,
                  lr: float = 0.5,
                  minibatch: int | None = 4, guidance_scale: float = 6.0,
+                 dynamic_cfg: bool | None = None,
                  physics_guidance_scale: float | None = None,
                  baseline_noise: BaselineNoise = "fused_eps", kernel_sign: float = -1.0,
                  kernel_coeff: float = 1.0, score_coeff: float = 1.0, mode: Mode = "syncos",
@@ -174,6 +176,9 @@ class SyncosSampler:
             t_min = T_MIN_FLOW if self.flow else T_MIN_DDIM
         self.t_min, self.iters, self.lr, self.minibatch = t_min, iters, lr, minibatch
         self.guidance_scale, self.physics_guidance_scale = guidance_scale, physics_guidance_scale
+        # CogVideoX's dynamic CFG, as the pipeline applies it (on for CogVideoX unless told otherwise)
+        self.dynamic_cfg = pipe.base == "cogvideox" if dynamic_cfg is None else dynamic_cfg
+        self._step_guidance = guidance_scale  # this step's text guidance (dynamic CFG moves it)
         self.baseline_noise, self.mode, self.gate_mode = baseline_noise, mode, gate_mode
         self.kernel_sign, self.kernel_coeff, self.score_coeff = kernel_sign, kernel_coeff, score_coeff
         self.negative_prompt = negative_prompt
@@ -226,7 +231,7 @@ class SyncosSampler:
                 pred = model(hidden_states=xin, encoder_hidden_states=embeds, timestep=tt,
                              image_rotary_emb=rotary, return_dict=False)[0]
         self.model_calls += 1
-        return combine_guidance(pred.float(), guidance_scale=self.guidance_scale,
+        return combine_guidance(pred.float(), guidance_scale=self._step_guidance,
                                 physics_guidance_scale=self.physics_guidance_scale)
 
     def _scatter_mean(self, parts: list[torch.Tensor], windows: list[Window],
@@ -348,6 +353,10 @@ class SyncosSampler:
             gate_cats = gate_cats.to(gen_device)
         with pipe.lock:
             for i, t in enumerate(sched.timesteps):
+                self._step_guidance = (
+                    dynamic_guidance_scale(self.guidance_scale, sched.t_host[i], total)
+                    if self.dynamic_cfg and cfg_branches(self.guidance_scale, self.physics_guidance_scale) > 1
+                    else self.guidance_scale)
                 # Expert gates once per step, as the pipeline draws them: shared by every chunk.
                 gates = (expert_gates(gate_cats, mode=self.gate_mode, generator=generator)
                          .to(pipe.device, pipe.dtype) if gate_cats is not None else None)

@@ -119,13 +119,13 @@ class WisaPipeline:
     def __init__(self, *, base: Base, transformer: torch.nn.Module, vae: torch.nn.Module,
                  scheduler: Any, text_encoder: torch.nn.Module | None = None,
                  tokenizer: Any | None = None, native_frames: int, native_fps: int,
-                 native_width: int, native_height: int, max_text_tokens: int = MAX_TEXT_TOKENS):
+                 native_width: int, native_height: int, max_text_tokens: int | None = None):
         self.base = check_base(base)
         self.transformer, self.vae, self.scheduler = transformer, vae, scheduler
         self.text_encoder, self.tokenizer = text_encoder, tokenizer
         self.native_frames, self.native_fps = native_frames, native_fps
         self.native_width, self.native_height = native_width, native_height
-        self.max_text_tokens = max_text_tokens
+        self.max_text_tokens = max_text_tokens or TEXT_TOKENS[self.base]  # the base's own length
         if base == "cogvideox":
             self.scale_spatial = 2 ** (len(vae.config.block_out_channels) - 1)
             self.scale_temporal = vae.config.temporal_compression_ratio
