@@ -1,7 +1,7 @@
 """Every backend at its real size with random-init weights, on one GPU, in one run (issue 23).
 
     python benchmarks/gpu_truth.py --out results/gpu      # on a CUDA machine, bf16, full size
-    python benchmarks/gpu_truth.py --tiny --out /tmp/gt    # the same code path on the CPU, tiny configs
+    python benchmarks/gpu_truth.py --tiny --out results/gpu-tiny  # the same code path on the CPU, tiny configs
 
 No weights are downloaded: each model is built from its published configuration with random
 weights, which is what speed, memory and device placement depend on. Backends run one after another;

@@ -217,7 +217,8 @@ def test_csd_does_not_raise_the_disagreement_between_overlapping_chunks():
             parts = []
             for c, w in enumerate(windows):
                 x_t = sched.noise(self._chunk(theta, w), self._chunk(eps, w), i)
-                pred = self._predict(x_t, sched.timesteps[i], conds[c], gates, rotary, scale_input)
+                pred = self._predict(x_t, sched.timesteps[i], self._guidance(sched, i), conds[c], gates,
+                                     rotary, scale_input)
                 parts.append(sched.split(x_t, pred, i)[0])
             mean = self._scatter_mean(parts, windows, theta)
             return sum(float((p - self._chunk(mean, w)).pow(2).sum()) for p, w in zip(parts, windows, strict=True))

@@ -107,6 +107,7 @@ class AudiocraftComposer:
         from filmcrew.tools.music.musicgen.composer import (
             finish_take,
             plan_take,
+            take_meta,
             transcribed_score,
         )
 
@@ -126,10 +127,7 @@ class AudiocraftComposer:
                                             progress=progress)
             music, conformed = finish_take(audio, sr, sample_rate, duration_s, spots, self.conform)
             write_audio(path, music, sample_rate)
-            return {"duration_s": duration_s, "sample_rate": sample_rate, "stems": ["music"],
-                    "description": description, "guidance_scale": knobs.guidance_scale,
-                    "model_sample_rate": sr, "feedback_applied": list(knobs.applied),
-                    "conform": conformed is not None, **(conformed or {})}
+            return take_meta(duration_s, sample_rate, description, knobs, sr, conformed)
 
         stems_ref = store.get_or_create(node, "audiocraft", AUDIOCRAFT_VERSION, params, ext="wav",
                                         media_type="audio/wav", make=make_stems,

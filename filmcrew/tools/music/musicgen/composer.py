@@ -139,10 +139,7 @@ class MusicgenComposer:
                                        overlap_s=self.overlap_s, progress=progress)
             music, conformed = finish_take(audio, sr, sample_rate, duration_s, spots, self.conform)
             write_audio(path, music[:, None], sample_rate)
-            return {"duration_s": duration_s, "sample_rate": sample_rate, "stems": ["music"],
-                    "description": description, "guidance_scale": knobs.guidance_scale,
-                    "model_sample_rate": sr, "feedback_applied": list(knobs.applied),
-                    "conform": conformed is not None, **(conformed or {})}
+            return take_meta(duration_s, sample_rate, description, knobs, sr, conformed)
 
         stems_ref = store.get_or_create(node, "musicgen", MUSICGEN_VERSION, params, ext="wav",
                                         media_type="audio/wav", make=make_stems,
@@ -203,6 +200,16 @@ def finish_take(audio: np.ndarray, sr: int, sample_rate: int, duration_s: float,
 
     res = conform_audio(y, sample_rate, spots)
     return res.audio.astype(np.float32), res.report()
+
+
+def take_meta(duration_s: float, sample_rate: int, description: str, knobs: Knobs, sr: int,
+              conformed: dict | None) -> dict:
+    """The stems metadata of one generated take (MusicGen or audiocraft): what was asked, what the
+    reviewers' feedback changed, and the conform report when the take was conformed."""
+    return {"duration_s": duration_s, "sample_rate": sample_rate, "stems": ["music"],
+            "description": description, "guidance_scale": knobs.guidance_scale,
+            "model_sample_rate": sr, "feedback_applied": list(knobs.applied),
+            "conform": conformed is not None, **(conformed or {})}
 
 
 def resample_exact(audio: np.ndarray, sr: int, target_sr: int, duration_s: float) -> np.ndarray:

@@ -178,7 +178,6 @@ class SyncosSampler:
         self.guidance_scale, self.physics_guidance_scale = guidance_scale, physics_guidance_scale
         # CogVideoX's dynamic CFG, as the pipeline applies it (on for CogVideoX unless told otherwise)
         self.dynamic_cfg = pipe.base == "cogvideox" if dynamic_cfg is None else dynamic_cfg
-        self._step_guidance = guidance_scale  # this step's text guidance (dynamic CFG moves it)
         self.baseline_noise, self.mode, self.gate_mode = baseline_noise, mode, gate_mode
         self.kernel_sign, self.kernel_coeff, self.score_coeff = kernel_sign, kernel_coeff, score_coeff
         self.negative_prompt = negative_prompt
@@ -211,8 +210,14 @@ class SyncosSampler:
     def _chunk(self, x: torch.Tensor, w: Window) -> torch.Tensor:
         return x.narrow(self.tdim, w[0], w[1] - w[0])
 
-    def _predict(self, x: torch.Tensor, t: torch.Tensor, cond: tuple, gates: torch.Tensor | None,
-                 rotary: Any, scale_input: Callable) -> torch.Tensor:
+    def _guidance(self, sched: Schedule, i: int) -> float:
+        """Step i's text guidance scale: CogVideoX's dynamic CFG as the pipeline applies it, else fixed."""
+        if self.dynamic_cfg and cfg_branches(self.guidance_scale, self.physics_guidance_scale) > 1:
+            return dynamic_guidance_scale(self.guidance_scale, sched.t_host[i], len(sched.t_host))
+        return self.guidance_scale
+
+    def _predict(self, x: torch.Tensor, t: torch.Tensor, guidance: float, cond: tuple,
+                 gates: torch.Tensor | None, rotary: Any, scale_input: Callable) -> torch.Tensor:
         """Guided model output (v or flow) for one chunk; no gradient flows through the model."""
         embeds, cats, quants = cond
         n = cfg_branches(self.guidance_scale, self.physics_guidance_scale)
@@ -231,7 +236,7 @@ class SyncosSampler:
                 pred = model(hidden_states=xin, encoder_hidden_states=embeds, timestep=tt,
                              image_rotary_emb=rotary, return_dict=False)[0]
         self.model_calls += 1
-        return combine_guidance(pred.float(), guidance_scale=self._step_guidance,
+        return combine_guidance(pred.float(), guidance_scale=guidance,
                                 physics_guidance_scale=self.physics_guidance_scale)
 
     def _scatter_mean(self, parts: list[torch.Tensor], windows: list[Window],
@@ -256,7 +261,7 @@ class SyncosSampler:
         """
         if self.iters == 0 or not sched.signal(i) > 0:
             return x0
-        t = sched.timesteps[i]
+        t, guidance = sched.timesteps[i], self._guidance(sched, i)
         w = sched.x0_weight(i)
         theta = x0.detach().clone()
         n = len(windows)
@@ -267,7 +272,7 @@ class SyncosSampler:
             for c in batch:
                 th, e = self._chunk(theta, windows[c]), self._chunk(eps, windows[c])
                 x_t = sched.noise(th, e, i)
-                pred = self._predict(x_t, t, conds[c], gates, rotary, scale_input)
+                pred = self._predict(x_t, t, guidance, conds[c], gates, rotary, scale_input)
                 particles.append(x_t)
                 residuals.append(sched.residual(pred, x_t, e, th, i))
                 if on_call is not None:
@@ -353,10 +358,7 @@ class SyncosSampler:
             gate_cats = gate_cats.to(gen_device)
         with pipe.lock:
             for i, t in enumerate(sched.timesteps):
-                self._step_guidance = (
-                    dynamic_guidance_scale(self.guidance_scale, sched.t_host[i], total)
-                    if self.dynamic_cfg and cfg_branches(self.guidance_scale, self.physics_guidance_scale) > 1
-                    else self.guidance_scale)
+                guidance = self._guidance(sched, i)
                 # Expert gates once per step, as the pipeline draws them: shared by every chunk.
                 gates = (expert_gates(gate_cats, mode=self.gate_mode, generator=generator)
                          .to(pipe.device, pipe.dtype) if gate_cats is not None else None)
@@ -364,7 +366,7 @@ class SyncosSampler:
                 x0_parts = []
                 for c, w in enumerate(windows):
                     xc = self._chunk(x, w)
-                    pred = self._predict(xc, t, conds[c], gates, rotary, scale_input)
+                    pred = self._predict(xc, t, guidance, conds[c], gates, rotary, scale_input)
                     x0_parts.append(sched.split(xc, pred, i)[0])
                     if callback is not None:
                         callback(i + 1, total, c)
