@@ -133,7 +133,9 @@ def test_chat_page_plans_renders_edits_and_keeps_cuts(tmp_path):
 
             # bad input is a message on the page, not a crash
             _say(page, "   ")
-            page.wait_for_function("document.querySelector('#notice').innerText.includes('empty')")
+            # the page's first event also starts Gradio's queue: wait as long as for the plan
+            page.wait_for_function("document.querySelector('#notice').innerText.includes('empty')",
+                                   timeout=60_000)
 
             _say(page, REQUEST)
             rows, seconds, music = _plan(page)
