@@ -9,6 +9,7 @@ run never recomputes a finished one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -55,11 +56,18 @@ def sha256_file(path: Path) -> str:
 class ArtifactStore:
     """Files keyed by the parameters that made them, under `<run_dir>/artifacts/`."""
 
-    def __init__(self, run_dir: Path, tracer: Tracer | None = None):
+    def __init__(self, run_dir: Path, tracer: Tracer | None = None, executor: Any | None = None):
         self.run_dir = Path(run_dir)
         self.root = self.run_dir / "artifacts"
         self.root.mkdir(parents=True, exist_ok=True)
         self.tracer = tracer or Tracer(None)
+        #: where `gpu=True` calls run (filmcrew/executor.py); None: in this process
+        self.executor = executor
+
+    def __reduce__(self) -> tuple:
+        """A store travels to a worker as its directory: the worker reads and writes the same files
+        (shared storage), while the trace and the executor stay with the driver."""
+        return (ArtifactStore, (self.run_dir,))
 
     # -- paths ------------------------------------------------------------------------------------
 
@@ -130,9 +138,17 @@ class ArtifactStore:
 
     def get_or_create(self, node: str, tool: str, version: str, params: Any, *, ext: str,
                       media_type: str, make: Callable[[Path], Meta | None], model: str = "",
-                      seed: int | None = None, inputs: Iterable[ArtifactRef] = ()) -> ArtifactRef:
-        """Serve the artifact for this call from the store, or make it; either way, trace it."""
+                      seed: int | None = None, inputs: Iterable[ArtifactRef] = (),
+                      gpu: bool = False) -> ArtifactRef:
+        """Serve the artifact for this call from the store, or make it; either way, trace it.
+
+        `gpu=True` marks a call whose `make` runs a model on the accelerator: on a miss it runs on
+        the store's executor (a Ray actor holding `model`, with `--executor ray`). Such a `make`
+        loads its model itself (tools/resident.py) and captures only plain values, so it can travel.
+        """
         inputs = list(inputs)
+        if gpu and self.executor is not None:
+            make = functools.partial(self.executor.run, model, make, label=f"{node} {tool}")
         key = params_hash(tool, version, params, model=model, seed=seed,
                           inputs=[r.sha256 for r in inputs])
         index = self.tracer.next_index("tool", node)

@@ -14,6 +14,7 @@ from typing import Any
 
 from filmcrew.artifacts import ArtifactStore
 from filmcrew.config import RunOptions, Settings
+from filmcrew.executor import StreamProgress
 from filmcrew.llm.chat import CrewLLM
 from filmcrew.tracing import Tracer
 
@@ -80,21 +81,6 @@ def options_of(state: dict[str, Any]) -> RunOptions:
 
 def progress_callback(node: str, shot_id: str | None = None,
                       stage: str = "render") -> Callable[[int, int], None]:
-    """A plain `progress(step, total)` that emits LangGraph custom stream events (no-op outside)."""
-    try:
-        from langgraph.config import get_stream_writer
-
-        writer = get_stream_writer()
-    except Exception:  # called outside a graph run (scripts, tests)
-        return lambda step, total: None
-
-    last = {"step": -1}
-
-    def progress(step: int, total: int) -> None:
-        # throttle: every 1/50 of the work, and the end
-        if step == total or step - last["step"] >= max(1, total // 50):
-            last["step"] = step
-            writer({"type": "progress", "node": node, "shot_id": shot_id, "stage": stage,
-                    "step": step, "total": total})
-
-    return progress
+    """A plain `progress(step, total)` that emits LangGraph custom stream events (no-op outside);
+    it reaches the driver's stream from a Ray worker too (filmcrew/executor.py)."""
+    return StreamProgress(node, shot_id, stage)
