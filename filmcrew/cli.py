@@ -57,11 +57,14 @@ def run(
         help="raise the frame rate to F by REGEN interpolation")] = None,
     regen_steps: Annotated[int, typer.Option(
         help="REGEN decoder sampling steps (1 = deterministic, more = generative)")] = 1,
+    executor: Annotated[str | None, typer.Option(
+        help="where GPU tool calls run: local or ray (FILMCREW_EXECUTOR)")] = None,
 ) -> None:
     """Make a film from REQUEST (the plan is shown for approval unless --yes)."""
     from filmcrew import runner
     from filmcrew.inputs import check_request
 
+    _use_executor(executor)
     try:
         request = check_request(request)
         options = RunOptions(
@@ -89,11 +92,14 @@ def run(
 
 @app.command()
 def resume(run_dir: Annotated[Path, typer.Argument(help="the run directory to continue")],
-           yes: Annotated[bool, typer.Option("--yes", "-y", help="approve the plan")] = False) -> None:
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="approve the plan")] = False,
+           executor: Annotated[str | None, typer.Option(
+               help="where GPU tool calls run: local or ray (FILMCREW_EXECUTOR)")] = None) -> None:
     """Continue a run that was interrupted or killed; finished work is not redone."""
     from filmcrew import runner
     from filmcrew.inputs import check_run_dir
 
+    _use_executor(executor)
     check_run_dir(run_dir, "resume")
     approve = None if yes else _interactive_approver(run_dir)
     with _progress() as on_event:
@@ -111,11 +117,14 @@ def chat(
     height: Annotated[int, typer.Option(help="frame height")] = 360,
     candidates: Annotated[int, typer.Option(help="candidate clips per shot")] = 2,
     fps: Annotated[int, typer.Option(help="frames per second")] = 24,
+    executor: Annotated[str | None, typer.Option(
+        help="where GPU tool calls run: local or ray (FILMCREW_EXECUTOR)")] = None,
 ) -> None:
     """Direct the crew in a conversation: describe a film, then "make the second shot slower",
     "darker music", "drop the last shot"… Each turn prints the new cut. Ctrl-D ends."""
     from filmcrew.chat import ChatSession
 
+    _use_executor(executor)
     try:
         options = RunOptions(duration_s=duration, width=width, height=height, candidates=candidates,
                              fps=fps)
@@ -172,10 +181,13 @@ def serve(
     run_dir: Annotated[Path, typer.Option("--run-dir", help="the conversation's directory")] = Path("runs/chat"),
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 7860,
+    executor: Annotated[str | None, typer.Option(
+        help="where GPU tool calls run: local or ray (FILMCREW_EXECUTOR)")] = None,
 ) -> None:
     """The chat in a web page (needs the `ui` extra: pip install 'filmcrew[ui]')."""
     import importlib.util
 
+    _use_executor(executor)
     if not 1 <= port <= 65535:
         raise UserError(f"--port {port}: choose a port from 1 to 65535")
     from filmcrew.inputs import check_run_dir
@@ -523,6 +535,17 @@ def _slug(text: str) -> str:
 
     words = re.findall(r"[a-z0-9]+", text.lower())[:6]
     return "-".join(words) + time.strftime("-%Y%m%d-%H%M%S")
+
+
+def _use_executor(name: str | None) -> None:
+    """`--executor NAME`: the same as FILMCREW_EXECUTOR=NAME for this process (Settings read it)."""
+    from filmcrew.executor import EXECUTORS
+
+    if name is None:
+        return
+    if name not in EXECUTORS:
+        raise UserError(f"--executor {name}: use one of {', '.join(EXECUTORS)}")
+    os.environ["FILMCREW_EXECUTOR"] = name
 
 
 def _one_line(e: Exception) -> str:

@@ -81,6 +81,24 @@ class Settings(BaseSettings):
     rflav_vocoder: str | None = Field(
         default=None, description="vocoder weights for RFLAV's mel spectrograms (folder or file)"
     )
+    executor: Literal["local", "ray"] = Field(
+        default="local", description="where GPU tool calls run: this process, or Ray actors (one per "
+                                     "GPU) on a cluster; `--executor` overrides it"
+    )
+    ray_address: str | None = Field(
+        default=None, description='Ray cluster for --executor ray: "auto" (the one this machine '
+                                  'belongs to), "ray://host:10001", or empty to start a local one'
+    )
+    ray_resource: str = Field(
+        default="GPU", description="Ray resource one worker takes (one worker per unit in the cluster)"
+    )
+    ray_workers: int | None = Field(
+        default=None, ge=1, description="how many Ray workers to start (default: one per GPU)"
+    )
+    ray_model_budget_gb: float | None = Field(
+        default=None, gt=0, description="GiB of models a Ray worker keeps loaded, least recently used "
+                                        "out first (default: 85% of its GPU's memory)"
+    )
     regen_checkpoint: Path | None = Field(
         default=None, description="REGEN checkpoint (safetensors from `filmcrew train-regen`) used by "
                                   "--store-latents and --interpolate-fps"

@@ -14,7 +14,7 @@ from typing import Any
 
 from filmcrew.artifacts import ArtifactStore
 from filmcrew.config import RunOptions, Settings
-from filmcrew.executor import StreamProgress
+from filmcrew.executor import StreamProgress, executor_for
 from filmcrew.llm.chat import CrewLLM
 from filmcrew.tracing import Tracer
 
@@ -47,8 +47,10 @@ class CrewContext:
         """Open the run directory's store and trace, and the LLM, if not open yet."""
         if self.store is None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            executor = executor_for(self.settings)
             self.store = ArtifactStore(self.run_dir,
-                                       Tracer(self.run_dir / "trace.jsonl", run_id=self.run_id))
+                                       Tracer(self.run_dir / "trace.jsonl", run_id=self.run_id),
+                                       executor=None if executor.name == "local" else executor)
         if self.llm is None:
             self.llm = CrewLLM(self.llm_spec or self.settings.llm, settings=self.settings,
                                store=self.store, model=self.chat_model)

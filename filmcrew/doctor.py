@@ -63,6 +63,52 @@ def checks() -> list[Check]:
                      "needs one; --debug-models runs its tiny version)", optional=True))
     out += _wisa_checks(settings)
     out.append(_rflav_check(settings))
+    out.append(_executor_check(settings))
+    return out
+
+
+def _executor_check(settings: Settings) -> Check:
+    """Where GPU tool calls run; with `ray`, the cluster: nodes, GPUs, workers and what they hold."""
+    if settings.executor == "local":
+        return Check("executor", True, "local: GPU tool calls run in this process "
+                                       "(FILMCREW_EXECUTOR=ray spreads them over a Ray cluster)")
+    if importlib.util.find_spec("ray") is None:
+        return Check("executor", False, "ray: pip install -e \".[ray]\"")
+    from filmcrew.cluster import cluster_view
+
+    try:
+        view = cluster_view(settings.ray_address)
+    except Exception as e:  # no cluster at that address, a version mismatch…
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return Check("executor", False, f"ray at {settings.ray_address or 'this machine'}: no "
+                                        f"cluster reachable ({first}); start one with `ray start "
+                                        "--head` or set FILMCREW_RAY_ADDRESS")
+    have = view["resources"].get(settings.ray_resource, 0)
+    lines = cluster_lines(view)
+    return Check("executor", have > 0,
+                 f"ray, {settings.ray_resource} {have:g} in the cluster" + "".join(
+                     f"\n    {ln}" for ln in lines)
+                 + ("" if have else f"\n    no {settings.ray_resource!r} resource: GPU calls "
+                                    "cannot be placed"))
+
+
+def cluster_lines(view: dict) -> list[str]:
+    """A cluster view (filmcrew/cluster.py `cluster_view`) as lines of text."""
+    nodes, workers = view["nodes"], view["workers"]
+    alive = sum(n["alive"] for n in nodes)
+    out = [f"{len(nodes)} node{'s' * (len(nodes) != 1)} ({alive} alive), "
+           f"{len(workers)} worker{'s' * (len(workers) != 1)} of running filmcrew drivers"]
+    for n in nodes:
+        out.append(f"node {n['host']}: {'alive' if n['alive'] else 'dead'}, {n['gpus']:g} GPU, "
+                   f"{n['cpus']:g} CPU, {n['memory_gb']:g} GiB")
+    for w in workers:
+        if "error" in w:
+            out.append(f"{w['name']}: not answering ({w['error']})")
+            continue
+        held = ", ".join(f"{m['key']} ({m['bytes'] / 2**30:.2f} GiB)" for m in w["resident"])
+        out.append(f"{w['name']} on {w['host']}: {w['calls']} calls, "
+                   f"{'busy' if w['busy'] else 'idle'}, holds {held or 'nothing'}"
+                   + (f" [{'; '.join(w['models'])}]" if w["models"] else ""))
     return out
 
 

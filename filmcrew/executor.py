@@ -94,6 +94,40 @@ def make_executor(name: str, *, address: str | None = None, resource: str = "GPU
     raise ValueError(f"unknown executor {name!r}: use one of {', '.join(EXECUTORS)}")
 
 
+_SHARED: dict[tuple, Executor] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def executor_for(settings: Any) -> Executor:
+    """The process's executor for these settings (FILMCREW_EXECUTOR, FILMCREW_RAY_*), made once:
+    its workers and their loaded models serve every run and chat turn of the process."""
+    key = (getattr(settings, "executor", "local"), getattr(settings, "ray_address", None),
+           getattr(settings, "ray_resource", "GPU"), getattr(settings, "ray_workers", None),
+           getattr(settings, "ray_model_budget_gb", None))
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = make_executor(key[0], address=key[1], resource=key[2], actors=key[3],
+                                         budget_gb=key[4])
+        return _SHARED[key]
+
+
+def close_executors() -> None:
+    """Close every executor this process made (their workers stop)."""
+    with _SHARED_LOCK:
+        executors = list(_SHARED.values())
+        _SHARED.clear()
+    for ex in executors:
+        ex.close()
+
+
+def cancel_executors() -> None:
+    """Cancel every call in flight on the executors this process made (Ctrl-C)."""
+    with _SHARED_LOCK:
+        executors = list(_SHARED.values())
+    for ex in executors:
+        ex.cancel_all()
+
+
 # -- progress across processes ------------------------------------------------------------------
 
 Progress = Callable[[int, int], None]

@@ -212,6 +212,8 @@ CASES = [
          "unknown music backend 'suno'"),
     Case("run: unknown scorer", lambda c: ["run", R, "--scorer", "vibes", "--yes"],
          "unknown scorer 'vibes'"),
+    Case("run: unknown executor", lambda c: ["run", R, "--executor", "dask", "--yes"],
+         "--executor dask: use one of local, ray"),
     Case("replay: unknown live node", lambda c: ["replay", str(c.finished), "--live", "dop"],
          "no such node", needs_run=True),
     # run directories

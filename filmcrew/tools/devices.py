@@ -9,4 +9,30 @@ from __future__ import annotations
 
 import threading
 
-DEVICE_LOCK = threading.Lock()
+
+class DeviceLock:
+    """A lock that travels by name: a tool call shipped to a Ray worker (filmcrew/cluster.py) takes
+    the worker's own DEVICE_LOCK, not a copy."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> DeviceLock:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def __reduce__(self) -> tuple:
+        return (_device_lock, ())
+
+
+def _device_lock() -> DeviceLock:
+    return DEVICE_LOCK
+
+
+DEVICE_LOCK = DeviceLock()

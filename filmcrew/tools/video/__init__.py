@@ -147,7 +147,7 @@ class WisaGenerator:
 
         return store.get_or_create(node, "wisa", WISA_VERSION, params, ext="mp4",
                                    media_type="video/mp4", make=make, seed=seed,
-                                   model=f"{model_id} {wisa_id}")
+                                   model=f"{model_id} {wisa_id}", gpu=True)
 
     def ids(self) -> tuple[str, str]:
         """(base model, WISA weights) as recorded with each artifact."""
@@ -317,7 +317,7 @@ class SyncosGenerator:
 
         return store.get_or_create(node, "syncos", SYNCOS_VERSION, params, ext="mp4",
                                    media_type="video/mp4", make=make, seed=seed,
-                                   model=f"{model_id} {wisa_id}")
+                                   model=f"{model_id} {wisa_id}", gpu=True)
 
 
 _WISA: dict[tuple, Any] = {}
