@@ -14,7 +14,7 @@ DEMO_DIR ?= runs/demo
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e ".[dev,ui]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,ui,ray]"
 	touch $@
 
 venv: $(VENV)/.installed

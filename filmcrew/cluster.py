@@ -30,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from filmcrew.executor import (
+from filmcrew.relay import (
     CURRENT_CHANNEL,
     CallCancelled,
     Channel,
@@ -70,6 +70,7 @@ class Worker:
             RESIDENT.budget_bytes = budget_bytes
         self.index = index
         self.calls = 0
+        self.cancelled = 0  # calls stopped by the driver between their steps
         self.routes: dict[str, set] = {}
         self.channels: dict[int, Channel] = {}
 
@@ -123,6 +124,7 @@ class Worker:
         self.calls += 1
         self.routes[model] = set(out.get("keys", ()))
         if "error" in out:
+            self.cancelled += isinstance(out["error"], CallCancelled)
             raise out["error"]
         yield ("done", out["meta"], self.models())
 
@@ -147,7 +149,7 @@ class Worker:
         from filmcrew.tools.resident import RESIDENT
 
         return {"index": self.index, "pid": os.getpid(), "host": socket.gethostname(),
-                "calls": self.calls, "busy": len(self.channels), "models": self.models(),
+                "calls": self.calls, "cancelled": self.cancelled, "busy": len(self.channels), "models": self.models(),
                 "resident": RESIDENT.holding(), "loads": sum(RESIDENT.loads.values()),
                 "budget_bytes": RESIDENT.budget_bytes if isinstance(RESIDENT.budget_bytes, int)
                 else None}

@@ -14,8 +14,9 @@ from typing import Any
 
 from filmcrew.artifacts import ArtifactStore
 from filmcrew.config import RunOptions, Settings
-from filmcrew.executor import StreamProgress, executor_for
+from filmcrew.executor import executor_for
 from filmcrew.llm.chat import CrewLLM
+from filmcrew.relay import StreamProgress
 from filmcrew.tracing import Tracer
 
 

@@ -13,35 +13,25 @@ The file is written where the driver asked (the run directory must be on storage
 at the same path), so the store's atomic publish, the cache keys and the trace are the same either
 way: a film made on a cluster is byte-identical to the local one.
 
-Progress callbacks travel with the call: a `StreamProgress` (what the nodes pass to tools) pickled
-inside a relay becomes a `RemoteProgress` on the worker, whose events come back to the original
-callback in the driver, and whose next event raises `CallCancelled` once the driver cancels the call.
+Progress callbacks travel with the call (filmcrew/relay.py): a `StreamProgress` pickled inside a
+relay becomes a `RemoteProgress` on the worker, whose events come back to the original callback in the
+driver, and whose next event raises `CallCancelled` once the driver cancels the call.
 
 `ray` is imported only when the Ray executor is made: `import filmcrew` never imports it.
 """
 
 from __future__ import annotations
 
-import contextvars
-import itertools
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-Meta = dict[str, Any]
-Make = Callable[[Path], Meta | None]
+from filmcrew.relay import CallCancelled, Make, Meta, RemoteCallFailed, StreamProgress, relay
+
+__all__ = ["EXECUTORS", "CallCancelled", "Executor", "LocalExecutor", "RemoteCallFailed",
+           "StreamProgress", "executor_for", "make_executor", "relay"]
 
 EXECUTORS = ("local", "ray")
-
-
-class CallCancelled(RuntimeError):
-    """A remote call stopped because the driver cancelled it (Ctrl-C, a closed run)."""
-
-
-class RemoteCallFailed(RuntimeError):
-    """A remote call failed twice for a reason outside the tool (its worker died both times)."""
 
 
 @runtime_checkable
@@ -126,96 +116,3 @@ def cancel_executors() -> None:
         executors = list(_SHARED.values())
     for ex in executors:
         ex.cancel_all()
-
-
-# -- progress across processes ------------------------------------------------------------------
-
-Progress = Callable[[int, int], None]
-
-
-class StreamProgress:
-    """A `progress(step, total)` that emits LangGraph custom stream events (a no-op outside a graph
-    run), throttled to every 1/50 of the work and the end. Picklable only inside `relay()`."""
-
-    def __init__(self, node: str, shot_id: str | None, stage: str):
-        self.node, self.shot_id, self.stage = node, shot_id, stage
-        try:
-            from langgraph.config import get_stream_writer
-
-            self._writer: Callable[[dict], None] | None = get_stream_writer()
-        except Exception:  # called outside a graph run (scripts, tests)
-            self._writer = None
-        self._last = -1
-
-    def __call__(self, step: int, total: int) -> None:
-        if self._writer is None:
-            return
-        if step == total or step - self._last >= max(1, total // 50):
-            self._last = step
-            self._writer({"type": "progress", "node": self.node, "shot_id": self.shot_id,
-                          "stage": self.stage, "step": step, "total": total})
-
-    def __reduce__(self) -> tuple:
-        table = _RELAY.get()
-        if table is None:
-            raise TypeError("a progress callback crosses processes only through an executor's relay")
-        token = next(_TOKENS)
-        table[token] = self
-        return (RemoteProgress, (token,))
-
-
-_RELAY: contextvars.ContextVar[dict[int, Progress] | None] = contextvars.ContextVar(
-    "filmcrew_relay", default=None)
-_TOKENS = itertools.count(1)
-
-
-@contextmanager
-def relay() -> Iterator[dict[int, Progress]]:
-    """While pickling a call: every `StreamProgress` in it is recorded here by token (the driver
-    forwards the worker's events for that token to it) and pickled as a `RemoteProgress`."""
-    table: dict[int, Progress] = {}
-    reset = _RELAY.set(table)
-    try:
-        yield table
-    finally:
-        _RELAY.reset(reset)
-
-
-class Channel:
-    """The worker side of one call: progress events out, a cancel flag in (filmcrew/cluster.py)."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[int, int, int]] = []  # (token, step, total)
-        self.cancelled = threading.Event()
-        self.ready = threading.Condition()
-
-    def emit(self, token: int, step: int, total: int) -> None:
-        if self.cancelled.is_set():
-            raise CallCancelled("the driver cancelled this call")
-        with self.ready:
-            self.events.append((token, step, total))
-            self.ready.notify_all()
-
-
-#: The channel of the call running in this worker thread (set by the worker around `make`).
-CURRENT_CHANNEL: contextvars.ContextVar[Channel | None] = contextvars.ContextVar(
-    "filmcrew_channel", default=None)
-
-
-class RemoteProgress:
-    """A driver's progress callback as seen on a worker: events go to the call's channel, throttled
-    like the driver's; a cancelled call raises `CallCancelled` at its next step."""
-
-    def __init__(self, token: int):
-        self.token = token
-        self.channel = CURRENT_CHANNEL.get()
-        self._last = -1
-
-    def __call__(self, step: int, total: int) -> None:
-        if self.channel is None:
-            return
-        if self.channel.cancelled.is_set():
-            raise CallCancelled("the driver cancelled this call")
-        if step == total or step - self._last >= max(1, total // 50):
-            self._last = step
-            self.channel.emit(self.token, step, total)
