@@ -80,9 +80,9 @@ def start(request: str, options: RunOptions, run_dir: Path, *, approve: Approver
     make_scorer(options.scorer, options.debug_models, options.seed, settings)
     _check_music_backend(options, settings)
     if options.store_latents or options.interpolate_fps:
-        from filmcrew.tools.video.regen.crew import regen_embedder
+        from filmcrew.tools.video.regen.crew import regen_spec
 
-        regen_embedder(settings.regen_checkpoint, debug_models=options.debug_models)
+        regen_spec(settings.regen_checkpoint, debug_models=options.debug_models)  # checks, no load
     run_dir = prepare_run_dir(run_dir)
     meta_path = run_dir / "run.json"
     previous = json.loads(meta_path.read_text()) if meta_path.exists() else {}

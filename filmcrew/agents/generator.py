@@ -40,12 +40,10 @@ def generate_node(payload: dict[str, Any], runtime: Any) -> dict[str, Any]:
         backend = video_backend("previz", overlay=opts["overlay"])
         clip = backend.generate(ctx.store, node, shot, annotation, **kwargs)
     if opts.get("store_latents"):  # keep the clip as REGEN latents; the crew reads their decode
-        from filmcrew.tools.video import regen_embedder, store_as_latents
+        from filmcrew.tools.video import regen_spec, store_as_latents
 
-        embedder, model_id = regen_embedder(ctx.settings.regen_checkpoint,
-                                            debug_models=opts["debug_models"])
-        clip = store_as_latents(ctx.store, node, clip, embedder, model_id,
-                                steps=opts.get("regen_steps", 1))
+        regen = regen_spec(ctx.settings.regen_checkpoint, debug_models=opts["debug_models"])
+        clip = store_as_latents(ctx.store, node, clip, regen, steps=opts.get("regen_steps", 1))
     cand = Candidate(shot_id=shot.id, index=index, seed=seed, backend=backend.name, clip=clip)
     return {"candidates": {f"{shot.id}#{index}": cand.model_dump(mode="json")}}
 

@@ -64,12 +64,11 @@ def render_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
                                     ext="mp4", media_type="video/mp4", make=make,
                                     inputs=[*(c.clip for c in chosen), mix])
     if opts.interpolate_fps and opts.interpolate_fps != opts.fps:  # REGEN in-between frames
-        from filmcrew.tools.video import interpolate_film, regen_embedder
+        from filmcrew.tools.video import interpolate_film, regen_spec
 
-        embedder, model_id = regen_embedder(ctx.settings.regen_checkpoint,
-                                            debug_models=opts.debug_models)
-        final = interpolate_film(ctx.store, "renderer", final, mix, opts.interpolate_fps, embedder,
-                                 model_id, steps=opts.regen_steps)
+        regen = regen_spec(ctx.settings.regen_checkpoint, debug_models=opts.debug_models)
+        final = interpolate_film(ctx.store, "renderer", final, mix, opts.interpolate_fps, regen,
+                                 steps=opts.regen_steps)
     _publish(ctx.store.path(final), ctx.run_dir / "final.mp4")
     entries = [{"name": e.shot_id, "path": os.path.relpath(p, ctx.run_dir), "in_s": e.in_s,
                 "out_s": e.out_s, "frames": frames_within(c.clip.duration_s or e.out_s, opts.fps)}

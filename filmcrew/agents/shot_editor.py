@@ -7,7 +7,6 @@ scorer evaluations instead of the k^n of exhaustive search (METHODS.md §3.4).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +58,13 @@ def make_scorer(scorer: str, debug_models: bool, seed: int = 0, settings: Any = 
             return LCAScorer.debug(seed=seed)
         raise ValueError("--scorer lca needs FILMCREW_LCA_CHECKPOINT (see `filmcrew train-lca`) "
                          "or --debug-models")
-    lca = _lca_checkpoint(str(path))
+    from filmcrew.tools.edit import load_image_encoder, load_lca_checkpoint
+
+    lca = load_lca_checkpoint(str(path))
     weight = lca.default_text_weight if text_weight is None else float(text_weight)
     encoder = None
     if lca.features != "continuity":
-        encoder = _image_encoder(lca.features, debug_models)
+        encoder = load_image_encoder(lca.features, debug_models)
         if weight > 0 and encoder.tokenizer is None and encoder.name != "tiny-clip":
             raise ValueError(f"--lca-text-weight {weight:g}: the image encoder {lca.features!r} has no "
                              "text tower; use weight 0")
@@ -75,37 +76,25 @@ def make_scorer(scorer: str, debug_models: bool, seed: int = 0, settings: Any = 
     return out
 
 
-@lru_cache(maxsize=2)
-def _lca_checkpoint(path: str) -> Any:
-    """Load a trained LCA once per process (the run's preflight and the shot editor share it)."""
-    from filmcrew.tools.edit import LCAScorer
-
-    return LCAScorer.from_checkpoint(path)
-
-
-@lru_cache(maxsize=2)
-def _image_encoder(name: str, debug_models: bool) -> Any:
-    """The image encoder a checkpoint was trained with, loaded once per process."""
-    from filmcrew.tools.edit import ImageEncoder
-
-    if name == "tiny-clip":
-        if not debug_models:
-            raise ValueError("the checkpoint was trained on tiny-clip features; run with --debug-models")
-        return ImageEncoder.tiny()
-    return ImageEncoder.from_pretrained(name)
-
-
 def clip_vector(store: ArtifactStore, node: str, clip: ArtifactRef, encoder: Any) -> Any:
-    """The image-encoder vector of a clip ([head | tail | whole]), computed once and cached as JSON."""
+    """The image-encoder vector of a clip ([head | tail | whole]), computed once and cached as JSON.
+
+    A GPU call: `make` carries the encoder's name, not the encoder, and loads it where it runs
+    (`load_image_encoder`, a resident model); `encoder` is an ImageEncoder or its name."""
     import numpy as np
 
+    name = encoder if isinstance(encoder, str) else encoder.name
+    debug = name == "tiny-clip"  # the tiny random encoder exists only under --debug-models
+
     def make(path: Path) -> dict:
+        from filmcrew.tools.edit import load_image_encoder
         from filmcrew.tools.media import read_video
 
-        return ArtifactStore.json_writer({"vector": encoder.clip_vector(read_video(store.path(clip))).tolist()})(path)
+        vector = load_image_encoder(name, debug).clip_vector(read_video(store.path(clip)))
+        return ArtifactStore.json_writer({"vector": vector.tolist()})(path)
 
-    ref = store.get_or_create(node, "lca_clip_vector", FEATURES_VERSION, {"encoder": encoder.name}, ext="json",
-                              media_type="application/json", make=make, inputs=[clip])
+    ref = store.get_or_create(node, "lca_clip_vector", FEATURES_VERSION, {"encoder": name}, ext="json",
+                              media_type="application/json", make=make, inputs=[clip], gpu=True)
     return np.asarray(store.read_json(ref)["vector"], np.float32)
 
 

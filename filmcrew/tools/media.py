@@ -246,6 +246,28 @@ def write_audio(
     sf.write(
         str(path), x if x.shape[1] > 1 else x[:, 0], sample_rate, subtype=subtype, format="WAV"
     )
+    _clear_peak_time(path)
+
+
+def _clear_peak_time(path: str | Path) -> None:
+    """libsndfile stamps a float WAV's PEAK chunk with the time of writing; zero the stamp, so the
+    same samples always give the same bytes (and the same artifact hash)."""
+    with open(path, "r+b") as f:
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        pos = 12
+        while True:
+            f.seek(pos)
+            chunk = f.read(8)
+            if len(chunk) < 8 or chunk[:4] == b"data":
+                return
+            size = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"PEAK" and size >= 8:  # version (4 bytes), then the time stamp
+                f.seek(pos + 12)
+                f.write(b"\0\0\0\0")
+                return
+            pos += 8 + size + (size & 1)
 
 
 def read_audio(path: str | Path) -> tuple[np.ndarray, int]:

@@ -16,6 +16,8 @@ _FACE = {
     "beam_search": "filmcrew.tools.edit.skald",
     "LCAScorer": "filmcrew.tools.edit.lca.scorer",
     "ImageEncoder": "filmcrew.tools.edit.lca.scorer",
+    "load_lca_checkpoint": "filmcrew.tools.edit.lca.loaders",
+    "load_image_encoder": "filmcrew.tools.edit.lca.loaders",
     "assemble_frames": "filmcrew.tools.edit.assembly",
     "expected_frame_count": "filmcrew.tools.edit.assembly",
     "write_otio": "filmcrew.tools.edit.assembly",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from filmcrew.artifacts import ArtifactStore
 from filmcrew.schemas import ArtifactRef, PhysicsAnnotation, Shot
-from filmcrew.tools.devices import DEVICE_LOCK
 from filmcrew.tools.faces import lazy_face
 from filmcrew.tools.protocols import Progress, VideoGenerator
 
@@ -121,9 +119,12 @@ class WisaGenerator:
             "guidance": self.GUIDANCE,
         }
 
+        # `make` may travel to a GPU worker (store gpu=True): it captures plain values and this
+        # generator's settings only, and loads the pipeline where it runs (tools/resident.py).
         def make(path: Path) -> dict:
             import torch
 
+            from filmcrew.tools.devices import DEVICE_LOCK
             from filmcrew.tools.media import write_video
             from filmcrew.tools.video.fit import fit_clip
             from filmcrew.tools.video.wisa.pipeline import text_for
@@ -280,9 +281,10 @@ class SyncosGenerator:
             "iters": iters, "physics": self.physics,
         }
 
-        def make(path: Path) -> dict:
+        def make(path: Path) -> dict:  # travels like WISA's: plain values, the model loaded here
             import torch
 
+            from filmcrew.tools.devices import DEVICE_LOCK
             from filmcrew.tools.media import write_video
             from filmcrew.tools.video.fit import fit_clip
             from filmcrew.tools.video.syncos.sampler import SyncosSampler
@@ -320,40 +322,31 @@ class SyncosGenerator:
                                    model=f"{model_id} {wisa_id}", gpu=True)
 
 
-_WISA: dict[tuple, Any] = {}
-_WISA_LOCK = threading.Lock()
-
-
 def _wisa_pipeline(base: str, *, debug: bool, model: str | None, wisa_dir: str | None) -> Any:
-    """One loaded WISA pipeline per process and configuration, shared by the parallel branches."""
-    from filmcrew.tools.video.wisa.pipeline import load_wisa, tiny_wisa_pipeline
+    """The WISA pipeline of a configuration, loaded once and kept among the process's resident
+    models (tools/resident.py: shared by parallel branches, evicted by the memory budget)."""
+    from filmcrew.tools.resident import RESIDENT
 
-    key = (base, debug, model, wisa_dir)
-    with _WISA_LOCK:
-        if key not in _WISA:
-            if not debug:
-                for k in [k for k in _WISA if not k[1]]:
-                    del _WISA[k]  # one real model in memory at a time
-            _WISA[key] = (tiny_wisa_pipeline(base, seed=0) if debug
-                          else load_wisa(base, model=model, wisa_dir=wisa_dir))  # type: ignore[arg-type]
-        return _WISA[key]
+    def load() -> Any:
+        from filmcrew.tools.video.wisa.pipeline import load_wisa, tiny_wisa_pipeline
 
+        return (tiny_wisa_pipeline(base, seed=0) if debug  # type: ignore[arg-type]
+                else load_wisa(base, model=model, wisa_dir=wisa_dir))  # type: ignore[arg-type]
 
-_BASE: dict[tuple, Any] = {}
+    return RESIDENT.get(("wisa", base, debug, model, wisa_dir), load)
 
 
 def _base_pipeline(base: str, *, debug: bool, model: str | None) -> Any:
-    """One plain base-model pipeline (no WISA module) per process and configuration, for SynCoS."""
-    from filmcrew.tools.video.syncos.sampler import base_pipeline, tiny_base_pipeline
+    """The plain base-model pipeline (no WISA module) of a configuration, for SynCoS; resident
+    like WISA's."""
+    from filmcrew.tools.resident import RESIDENT
 
-    key = (base, debug, model)
-    with _WISA_LOCK:
-        if key not in _BASE:
-            if not debug:
-                for k in [k for k in _BASE if not k[1]]:
-                    del _BASE[k]
-            _BASE[key] = tiny_base_pipeline(base, seed=0) if debug else base_pipeline(base, model=model)
-        return _BASE[key]
+    def load() -> Any:
+        from filmcrew.tools.video.syncos.sampler import base_pipeline, tiny_base_pipeline
+
+        return tiny_base_pipeline(base, seed=0) if debug else base_pipeline(base, model=model)
+
+    return RESIDENT.get(("syncos-base", base, debug, model), load)
 
 
 def video_backend(name: str, *, overlay: bool = True, debug_models: bool = False,
@@ -399,6 +392,8 @@ def rflav_available(model: str | None, vae: str | None, vocoder: str | None) -> 
 _FACE = {
     "NoAmbientClass": "filmcrew.tools.video.rflav.backend",
     "regen_embedder": "filmcrew.tools.video.regen.crew",
+    "regen_spec": "filmcrew.tools.video.regen.crew",
+    "RegenSpec": "filmcrew.tools.video.regen.crew",
     "store_as_latents": "filmcrew.tools.video.regen.crew",
     "interpolate_film": "filmcrew.tools.video.regen.crew",
 }

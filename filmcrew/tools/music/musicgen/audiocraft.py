@@ -22,12 +22,12 @@ from filmcrew.tools.protocols import Progress
 
 AUDIOCRAFT_VERSION = "2"
 DEFAULT_MODEL = "facebook/musicgen-melody"
-_MODELS: dict[tuple[str, str], Any] = {}
 
 
 def load_audiocraft(name: str, device: str | None = None) -> Any:
-    """audiocraft's MusicGen `name` ('debug' = its tiny random model), cached per process.
-    Hub ids must already be in the HF cache: downloads are switched off while loading."""
+    """audiocraft's MusicGen `name` ('debug' = its tiny random model), kept among the process's
+    resident models (tools/resident.py). Hub ids must already be in the HF cache: downloads are
+    switched off while loading."""
     try:
         from audiocraft.models import MusicGen
     except ImportError as e:
@@ -36,12 +36,15 @@ def load_audiocraft(name: str, device: str | None = None) -> Any:
                           ".venv-audiocraft), or use --music-backend musicgen") from e
     import torch
 
+    from filmcrew.tools.resident import RESIDENT
+
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if (name, dev) not in _MODELS:
+
+    def load() -> Any:
         old = os.environ.get("HF_HUB_OFFLINE")
         os.environ["HF_HUB_OFFLINE"] = "1"
         try:
-            _MODELS[(name, dev)] = MusicGen.get_pretrained(name, device=dev)
+            return MusicGen.get_pretrained(name, device=dev)
         except Exception as e:
             if name == "debug":
                 raise
@@ -53,7 +56,8 @@ def load_audiocraft(name: str, device: str | None = None) -> Any:
                 os.environ.pop("HF_HUB_OFFLINE", None)
             else:
                 os.environ["HF_HUB_OFFLINE"] = old
-    return _MODELS[(name, dev)]
+
+    return RESIDENT.get(("audiocraft", name, dev), load)
 
 
 def generate_audiocraft(model: Any, description: str, rhythm_wave: Any | None, wave_sr: int,
@@ -131,7 +135,7 @@ class AudiocraftComposer:
 
         stems_ref = store.get_or_create(node, "audiocraft", AUDIOCRAFT_VERSION, params, ext="wav",
                                         media_type="audio/wav", make=make_stems,
-                                        model=self.model, seed=gen_seed)
+                                        model=self.model, seed=gen_seed, gpu=True)
 
         return transcribed_score(store, node, AUDIOCRAFT_VERSION, stems_ref, knobs, spots,
                                  sections), stems_ref

@@ -120,6 +120,7 @@ class MusicgenComposer:
             sample_rate=sample_rate, window_s=self.window_s, overlap_s=self.overlap_s,
             conform=self.conform)
 
+        # a GPU call: `make_stems` carries plain values and loads the model where it runs
         def make_stems(path: Path) -> dict:
             from filmcrew.tools.media import write_audio
             from filmcrew.tools.music.musicgen.model import (
@@ -143,7 +144,7 @@ class MusicgenComposer:
 
         stems_ref = store.get_or_create(node, "musicgen", MUSICGEN_VERSION, params, ext="wav",
                                         media_type="audio/wav", make=make_stems,
-                                        model=self.model_id(), seed=gen_seed)
+                                        model=self.model_id(), seed=gen_seed, gpu=True)
 
         return transcribed_score(store, node, MUSICGEN_VERSION, stems_ref, knobs, spots,
                                  sections), stems_ref

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +216,6 @@ def find_musicgen(model: str | None) -> Path:
         f"{ENV_MODEL} to its folder); or run with --debug-models")
 
 
-@cache
 def _load(model: str | None, debug: bool, rhythm: str | None, device: str | None) -> MusicgenBundle:
     if debug:
         bundle = tiny_musicgen_melody(0)
@@ -265,8 +263,12 @@ def load_musicgen(model: str | None = None, *, debug: bool = False, rhythm: Path
                   device: str | None = None) -> MusicgenBundle:
     """MusicGen(-Melody) from a local folder or the HF cache (default facebook/musicgen-melody,
     or $FILMCREW_MUSICGEN_MODEL), with fine-tuned rhythm weights on top when `rhythm` is given;
-    the tiny random model when `debug`. Cached per process; never downloads."""
-    return _load(model, debug, str(rhythm) if rhythm else None, device)
+    the tiny random model when `debug`. Kept among the process's resident models
+    (tools/resident.py); never downloads."""
+    from filmcrew.tools.resident import RESIDENT
+
+    key = (model, debug, str(rhythm) if rhythm else None, device)
+    return RESIDENT.get(("musicgen", *key), lambda: _load(*key))
 
 
 

@@ -8,7 +8,8 @@ renderer see is exactly what the latents hold); the latents file is what a long-
 
 from __future__ import annotations
 
-import threading
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,43 +20,71 @@ EMBED_VERSION = "2"  # 2: interpolation keeps the original frames; decode steps 
 #: clip meta that describes the picture's content and survives the round trip through latents
 _CONTENT_META = ("event_times", "event_kinds", "event_strengths")
 
-_EMBEDDERS: dict[tuple[str, bool], tuple[Any, str]] = {}
-_LOCK = threading.Lock()
+
+@dataclass(frozen=True)
+class RegenSpec:
+    """Which REGEN a call uses, as plain values: it travels with a GPU call (store gpu=True) and
+    the embedder is loaded where the call runs, kept among the process's resident models."""
+
+    checkpoint: str | None  # None: the tiny random REGEN (debug)
+    debug: bool
+    model_id: str  # what the cache keys record: "regen-tiny@0" or "regen@<checkpoint hash>"
+
+    def load(self) -> Any:
+        """The embedder (tools/resident.py: loaded once per process and kept under the budget)."""
+        from filmcrew.tools.resident import RESIDENT
+
+        def load() -> Any:
+            from filmcrew.tools.video.regen.embedder import RegenEmbedder
+
+            if self.checkpoint is None:
+                return RegenEmbedder.tiny(seed=0)
+            return RegenEmbedder.from_checkpoint(Path(self.checkpoint))
+
+        return RESIDENT.get(("regen", self.checkpoint, self.debug), load)
+
+
+def regen_spec(checkpoint: Path | None, *, debug_models: bool) -> RegenSpec:
+    """The REGEN of a run, checked without loading it: the tiny random one with `debug_models`,
+    else the trained checkpoint (hashed for the cache keys); without one, a clear error."""
+    if debug_models:
+        return RegenSpec(None, True, "regen-tiny@0")
+    if checkpoint is None:
+        raise ValueError("--store-latents and --interpolate-fps need a trained REGEN: set "
+                         "FILMCREW_REGEN_CHECKPOINT (see `filmcrew train-regen`) or use --debug-models")
+    path = Path(checkpoint).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"REGEN checkpoint {path} not found "
+                                "(FILMCREW_REGEN_CHECKPOINT; see `filmcrew train-regen`)")
+    st = path.stat()
+    return RegenSpec(str(path), False, _checkpoint_id(str(path), st.st_mtime_ns, st.st_size))
+
+
+@lru_cache(maxsize=8)
+def _checkpoint_id(path: str, mtime_ns: int, size: int) -> str:
+    return f"regen@{sha256_file(Path(path))[:16]}"
 
 
 def regen_embedder(checkpoint: Path | None, *, debug_models: bool) -> tuple[Any, str]:
-    """(embedder, model id for the cache keys), loaded once per process: the tiny random REGEN with
-    `debug_models`, else the trained checkpoint; without one, a clear error."""
-    if not debug_models and checkpoint is None:
-        raise ValueError("--store-latents and --interpolate-fps need a trained REGEN: set "
-                         "FILMCREW_REGEN_CHECKPOINT (see `filmcrew train-regen`) or use --debug-models")
-    key = (str(checkpoint), debug_models)
-    with _LOCK:
-        if key not in _EMBEDDERS:
-            from filmcrew.tools.video.regen.embedder import RegenEmbedder
-
-            if debug_models:
-                _EMBEDDERS[key] = (RegenEmbedder.tiny(seed=0), "regen-tiny@0")
-            else:
-                path = Path(checkpoint).expanduser()  # type: ignore[arg-type]
-                if not path.is_file():
-                    raise FileNotFoundError(f"REGEN checkpoint {path} not found "
-                                            "(FILMCREW_REGEN_CHECKPOINT; see `filmcrew train-regen`)")
-                _EMBEDDERS[key] = (RegenEmbedder.from_checkpoint(path),
-                                   f"regen@{sha256_file(path)[:16]}")
-        return _EMBEDDERS[key]
+    """(embedder, model id for the cache keys), loaded here (a resident model): the tiny random
+    REGEN with `debug_models`, else the trained checkpoint; without one, a clear error."""
+    spec = regen_spec(checkpoint, debug_models=debug_models)
+    return spec.load(), spec.model_id
 
 
-def store_as_latents(store: ArtifactStore, node: str, clip: ArtifactRef, embedder: Any,
-                     model_id: str, steps: int = 1) -> ArtifactRef:
+def store_as_latents(store: ArtifactStore, node: str, clip: ArtifactRef, regen: RegenSpec,
+                     steps: int = 1) -> ArtifactRef:
     """Encode `clip` to REGEN latents (safetensors) and decode them to the MP4 the crew uses.
 
     The returned clip's meta names its latents file (`latents_uri`) and how many numbers it holds.
+    Both are GPU calls: their `make` carries `regen` (plain values) and loads the embedder itself.
     """
+    model_id = regen.model_id
 
     def encode(path: Path) -> dict:
         from filmcrew.tools.media import read_video
 
+        embedder = regen.load()
         latents = embedder.encode(read_video(store.path(clip)), fps=clip.fps)
         embedder.save_latents(latents, path)
         return {"k": latents.k, "frames": latents.num_frames, "numbers": latents.numbers,
@@ -63,11 +92,12 @@ def store_as_latents(store: ArtifactStore, node: str, clip: ArtifactRef, embedde
 
     latents = store.get_or_create(node, "regen_encode", EMBED_VERSION, {}, ext="safetensors",
                                   media_type="application/x-safetensors", model=model_id,
-                                  make=encode, inputs=[clip])
+                                  make=encode, inputs=[clip], gpu=True)
 
     def decode(path: Path) -> dict:
         from filmcrew.tools.media import write_video
 
+        embedder = regen.load()
         frames = embedder.decode(embedder.load_latents(store.path(latents)), steps=steps)
         n = write_video(path, frames, int(clip.fps or 24))
         kept = {k: v for k, v in clip.meta.items() if k in _CONTENT_META}
@@ -77,18 +107,20 @@ def store_as_latents(store: ArtifactStore, node: str, clip: ArtifactRef, embedde
                 "latents_bytes": int(latents.meta["bytes"])}
 
     return store.get_or_create(node, "regen_decode", EMBED_VERSION, {"steps": steps}, ext="mp4",
-                               media_type="video/mp4", model=model_id, make=decode, inputs=[latents])
+                               media_type="video/mp4", model=model_id, make=decode, inputs=[latents],
+                               gpu=True)
 
 
 def interpolate_film(store: ArtifactStore, node: str, film: ArtifactRef, mix: ArtifactRef,
-                     fps_out: int, embedder: Any, model_id: str, steps: int = 1) -> ArtifactRef:
+                     fps_out: int, regen: RegenSpec, steps: int = 1) -> ArtifactRef:
     """The film at `fps_out` by REGEN interpolation, exactly round(duration · fps_out) frames, muxed
     again with the mix. Frames that fall on an original frame are the original; only the in-between
-    frames are decoded, with `steps` decoder steps."""
+    frames are decoded, with `steps` decoder steps. A GPU call, like `store_as_latents`."""
 
     def make(path: Path) -> dict:
         from filmcrew.tools.media import mux, read_audio, read_video
 
+        embedder = regen.load()
         frames = embedder.interpolate(read_video(store.path(film)), float(film.fps), float(fps_out),
                                       steps=steps)
         audio, sr = read_audio(store.path(mix))
@@ -99,5 +131,5 @@ def interpolate_film(store: ArtifactStore, node: str, film: ArtifactRef, mix: Ar
                 "interpolated_from_fps": film.fps}
 
     return store.get_or_create(node, "regen_interpolate", EMBED_VERSION, {"fps": fps_out, "steps": steps},
-                               ext="mp4", media_type="video/mp4", model=model_id, make=make,
-                               inputs=[film, mix])
+                               ext="mp4", media_type="video/mp4", model=regen.model_id, make=make,
+                               inputs=[film, mix], gpu=True)

@@ -74,6 +74,7 @@ class RegenLatents:
         meta = {"format": LATENTS_FORMAT, "k": str(self.k), "num_frames": str(self.num_frames),
                 "height": str(self.height), "width": str(self.width), "fps": repr(float(self.fps))}
         save_file({"z": self.z.detach().cpu().to(dtype).contiguous()}, str(path), metadata=meta)
+        _sort_header(path)
         return path
 
     @classmethod
@@ -345,3 +346,15 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
     s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
     return float(s.mean())
+
+
+def _sort_header(path: Path) -> None:
+    """Rewrite a safetensors file's JSON header with sorted keys: safetensors writes its metadata in
+    a random order, so the same latents would otherwise give different bytes (and artifact hashes)."""
+    import json
+
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8:8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)  # the tensor data stays 8-byte aligned
+    path.write_bytes(len(header).to_bytes(8, "little") + header + data[8 + n:])
