@@ -131,9 +131,14 @@ class ArtifactStore:
             os.replace(tmp, final)
         finally:
             tmp.unlink(missing_ok=True)
-        side_tmp = self._sidecar(key).with_suffix(".tmp")
-        side_tmp.write_text(ref.model_dump_json(indent=1), encoding="utf-8")
-        os.replace(side_tmp, self._sidecar(key))
+        # a temporary name of its own: two writers of one key (two workers) never share it
+        fd, side_tmp = tempfile.mkstemp(prefix=f".{key[:12]}-", suffix=".ref.tmp", dir=final.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(ref.model_dump_json(indent=1))
+            os.replace(side_tmp, self._sidecar(key))
+        finally:
+            Path(side_tmp).unlink(missing_ok=True)
         return ref
 
     def get_or_create(self, node: str, tool: str, version: str, params: Any, *, ext: str,
