@@ -284,6 +284,46 @@ def test_musicgen_call_travels(tmp_path):
     assert progress[1] == progress[0] == [(1, 1)]
 
 
+def fake_audiocraft_model(name: str, device: str | None = None) -> Any:
+    """audiocraft lives in its own environment; here its model is a stand-in loaded on the worker."""
+    import torch
+
+    return torch.nn.Linear(2, 2)  # a module: the payload check would catch it if it were shipped
+
+
+def fake_audiocraft_generate(model: Any, description: str, wave: Any, wave_sr: int,
+                             duration_s: float, *, seed: int, guidance_scale: float = 3.0,
+                             progress: Any = None) -> tuple[np.ndarray, int]:
+    t = np.arange(round(duration_s * 32000)) / 32000
+    if progress is not None:
+        progress(1, 1)
+    return (0.3 * np.sin(2 * np.pi * (220 + seed % 50) * t)).astype(np.float32), 32000
+
+
+def test_audiocraft_call_travels(tmp_path, monkeypatch):
+    from filmcrew.tools.music.musicgen import audiocraft
+    from filmcrew.tools.music.musicgen.audiocraft import AudiocraftComposer
+
+    monkeypatch.setattr(audiocraft, "load_audiocraft", fake_audiocraft_model)
+    monkeypatch.setattr(audiocraft, "generate_audiocraft", fake_audiocraft_generate)
+    local, shipped, ex = stores(tmp_path)
+    composer = AudiocraftComposer(debug_models=True)
+    spots = RhythmSpots(times_s=[0.3], strengths=[1.0], kinds=["cut"], tempo_bpm=60)
+    brief = MusicBrief(scene="harbour", brightness="dim", color_tone="amber", action="boats",
+                       emotional_tone="tense", shot_scale="wide", theme="storm",
+                       description="low strings", key="D", mode="minor", tempo_bpm_min=55,
+                       tempo_bpm_max=65)
+    refs, progress = [], []
+    for store in (local, shipped):
+        p = Recorder()
+        refs.append(composer.compose(store, "composer", brief, spots, [(0.0, 0.5, 0.5)], 0.5,
+                                     seed=1, feedback=[], sample_rate=16000, progress=p)[1])
+        progress.append(p.calls)
+    same_file(local, refs[0], shipped, refs[1])
+    assert [(c["label"], c["model"]) for c in ex.calls] == [("composer audiocraft", "debug")]
+    assert progress[1] == progress[0] == [(1, 1)]
+
+
 # -- the LCA's clip vectors -----------------------------------------------------------------------
 
 
