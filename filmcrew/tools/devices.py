@@ -36,3 +36,14 @@ def _device_lock() -> DeviceLock:
 
 
 DEVICE_LOCK = DeviceLock()
+
+
+def gpu_missing(settings: object) -> bool:
+    """Whether a GPU backend cannot run for lack of a GPU *here*: with `--executor ray` its calls
+    run on the cluster's GPU workers (filmcrew/cluster.py checks the cluster has some), so the
+    driver needs none."""
+    if getattr(settings, "executor", "local") != "local":
+        return False
+    import torch
+
+    return not torch.cuda.is_available()

@@ -333,6 +333,10 @@ def test_real_backend_with_weights_but_no_gpu_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("FILMCREW_WISA_DIR", str(wisa))
     with pytest.raises(ValueError, match="needs a CUDA GPU"):
         WisaGenerator(settings=Settings(_env_file=None))
+    # on a cluster the GPUs are the workers': the driver needs none
+    monkeypatch.setenv("FILMCREW_EXECUTOR", "ray")
+    assert WisaGenerator(settings=Settings(_env_file=None)).steps > 4
+    monkeypatch.delenv("FILMCREW_EXECUTOR")
     assert WisaGenerator(debug_models=True, settings=Settings(_env_file=None)).steps == 4
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from filmcrew.artifacts import ArtifactStore
 from filmcrew.schemas import ArtifactRef, PhysicsAnnotation, Shot
+from filmcrew.tools.devices import gpu_missing
 from filmcrew.tools.faces import lazy_face
 from filmcrew.tools.protocols import Progress, VideoGenerator
 
@@ -88,14 +89,13 @@ class WisaGenerator:
         self.wisa_dir = getattr(settings, "wisa_dir", None)
         self.steps = self.DEBUG_STEPS if debug_models else getattr(settings, "wisa_steps", DEFAULT_STEPS)
         if not debug_models:
-            import torch
-
             from filmcrew.tools.video.wisa.weights import locate_wisa
 
             locate_wisa(self.base, model=self.model, wisa_dir=self.wisa_dir)
-            if not torch.cuda.is_available():
+            if gpu_missing(settings):
                 raise ValueError("the wisa backend needs a CUDA GPU and none is available; "
-                                 "--debug-models runs its tiny version on the CPU")
+                                 "--debug-models runs its tiny version on the CPU, "
+                                 "--executor ray runs it on a cluster's GPUs")
 
     def generate(self, store: ArtifactStore, node: str, shot: Shot,
                  annotation: PhysicsAnnotation | None, *, seed: int, width: int, height: int,
@@ -204,11 +204,9 @@ class SyncosGenerator:
             try:
                 wisa = WisaGenerator(debug_models=False, settings=settings)
             except WisaWeightsMissing:  # base weights alone: SynCoS on the plain base model
-                import torch
-
                 find_base_model(getattr(settings, "wisa_base", DEFAULT_BASE),
                                 getattr(settings, "wisa_model", None))  # raises, naming what to fetch
-                if not torch.cuda.is_available():
+                if gpu_missing(settings):
                     raise ValueError("the syncos backend needs a CUDA GPU and none is available; "
                                      "--debug-models runs its tiny version on the CPU") from None
         self.wisa = wisa

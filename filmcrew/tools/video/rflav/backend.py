@@ -50,10 +50,10 @@ class RflavGenerator:
         self.vae_spec = getattr(settings, "rflav_vae", None)
         self.vocoder_spec = getattr(settings, "rflav_vocoder", None)
         if not debug_models:
-            import torch
+            from filmcrew.tools.devices import gpu_missing
 
             locate_rflav(self.model_spec, self.vae_spec, self.vocoder_spec)
-            if not torch.cuda.is_available():
+            if gpu_missing(settings):
                 raise ValueError("the rflav backend needs a CUDA GPU and none is available; "
                                  "--debug-models runs its tiny version on the CPU")
 
