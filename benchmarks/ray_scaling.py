@@ -2,8 +2,8 @@
 
 Each configuration renders the same `--shots` WISA clips (tiny random pipelines, `--debug-models`,
 `--steps` denoising steps each) from as many threads as there are shots, as the crew's fan-out does,
-into a fresh run directory (no cache hits). Every worker is warmed first (one call each: worker start
-and model load are reported apart, not timed in the throughput). The clips must be byte-identical to
+into a fresh run directory (no cache hits). Every worker is warmed first (worker start and model load
+are reported apart, not timed in the throughput). The clips must be byte-identical to
 the local ones; the script stops if not.
 
     python benchmarks/ray_scaling.py                       # a local cluster of this machine
@@ -12,6 +12,8 @@ the local ones; the script stops if not.
 Without GPUs the workers take a custom resource (`fc_gpu`) so the routing is the real one; on a GPU
 cluster they take one GPU each. The models are tiny at any rate: on a CPU-only machine the workers
 share its cores with each other, so more workers than cores cannot help, and the numbers say so.
+Workers use the driver's torch thread count (the bytes depend on it): `--threads 1` gives every worker
+one core's worth, so workers do not oversubscribe the cores.
 """
 
 from __future__ import annotations
@@ -55,10 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=12, help="denoising steps per clip")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     ap.add_argument("--address", default="", help="a Ray cluster (default: start one here)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads of the driver, and so of every worker (default: torch's)")
     args = ap.parse_args(argv)
 
     import ray
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from filmcrew.artifacts import ArtifactStore
     from filmcrew.cluster import RayExecutor
@@ -73,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                  resources={} if gpus else {"fc_gpu": max(args.workers)})
     tmp = Path(tempfile.mkdtemp(prefix="ray-scaling-"))
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, {gpus} CUDA GPUs, "
-          f"torch {torch.__version__}, ray {ray.__version__}; {args.shots} shots of "
+          f"torch {torch.__version__} with {torch.get_num_threads()} threads per process, "
+          f"ray {ray.__version__}; {args.shots} shots of "
           f"{args.steps} steps, tiny WISA (Wan) pipelines")
 
     render_all(ArtifactStore(tmp / "warm-local"), 1, args.steps, 10_000)  # load the local model
@@ -82,12 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.workers:
         t0 = time.perf_counter()
         ex = RayExecutor(resource=resource, actors=n)
-        render_all(ArtifactStore(tmp / f"warm-{n}", executor=ex), n, args.steps, 20_000 + 100 * n)
+        # 2n calls at once: the router gives each worker two (a holder takes a second call before
+        # a stranger loads), so every worker has started and loaded the model before the timing
+        render_all(ArtifactStore(tmp / f"warm-{n}", executor=ex), 2 * n, args.steps,
+                   20_000 + 100 * n)
         warm_s = time.perf_counter() - t0
         wall, shas = render_all(ArtifactStore(tmp / f"ray-{n}", executor=ex), args.shots,
                                 args.steps, 0)
         if shas != local_shas:
-            print(f"ray with {n} workers made different clips from local", file=sys.stderr)
+            print(f"ray with {n} workers made different clips from local: "
+                  f"{[s[:8] for s in shas]} vs {[s[:8] for s in local_shas]}", file=sys.stderr)
             return 1
         calls = [s["calls"] for s in ex.stats()]
         ex.close()

@@ -42,6 +42,7 @@ from filmcrew.relay import (
 
 NAMESPACE = "filmcrew"
 RESTART_WAIT_S = 300.0  # how long a retry waits for a dead worker to come back
+PLACE_WAIT_S = 180.0  # how long a new executor waits for the cluster to start its workers
 WORKER_PREFIX = "filmcrew-worker-"
 
 
@@ -63,11 +64,15 @@ class Worker:
     call loaded, so the worker can say which models it still holds after the LRU evicted some.
     """
 
-    def __init__(self, index: int, budget_bytes: int | None):
+    def __init__(self, index: int, budget_bytes: int | None, threads: int):
+        import torch
+
         from filmcrew.tools.resident import RESIDENT
 
         if budget_bytes is not None:
             RESIDENT.budget_bytes = budget_bytes
+        # CPU kernels split their sums by thread: the driver's thread count gives the driver's bytes
+        torch.set_num_threads(threads)
         self.index = index
         self.calls = 0
         self.cancelled = 0  # calls stopped by the driver between their steps
@@ -100,7 +105,7 @@ class Worker:
             try:
                 make = cloudpickle.loads(payload)
                 out["meta"] = make(target)
-            except BaseException as e:  # raised in the driver's thread below
+            except BaseException as e:  # re-raised by the generator below, so in the driver
                 out["error"] = e
             finally:
                 finished.set()
@@ -213,6 +218,8 @@ class RayExecutor:
 
     def __init__(self, *, address: str | None = None, resource: str = "GPU",
                  actors: int | None = None, budget_gb: float | None = None):
+        import torch
+
         ray = _ray()
         self.address = address or ""
         self._owns_ray = not ray.is_initialized()
@@ -228,14 +235,17 @@ class RayExecutor:
             raise ValueError(
                 f"the Ray cluster ({self.address or 'local'}) has no {resource!r} resource: start "
                 "its nodes with GPUs (or name another resource with FILMCREW_RAY_RESOURCE)")
-        options: dict[str, Any] = {"num_cpus": 1, "max_restarts": -1, "max_task_retries": 0,
+        # a worker's resource is its GPU; its CPU threads are set to the driver's (see Worker)
+        options: dict[str, Any] = {"num_cpus": 0, "max_restarts": -1, "max_task_retries": 0,
                                    "namespace": NAMESPACE}
         options |= {"num_gpus": 1} if resource == "GPU" else {"resources": {resource: 1}}
         budget = None if budget_gb is None else int(budget_gb * 2**30)
         job = ray.get_runtime_context().get_job_id()
         remote = ray.remote(concurrency_groups={"control": 2})(Worker)
-        self.workers = [remote.options(name=f"{WORKER_PREFIX}{job}-{i}", **options).remote(i, budget)
-                        for i in range(n)]
+        threads = torch.get_num_threads()
+        self.workers = [remote.options(name=f"{WORKER_PREFIX}{job}-{i}", **options).remote(
+            i, budget, threads) for i in range(n)]
+        self._wait_placed(ray, n, resource)
         self.router = Router(n)
         self._ids = itertools.count(1)
         self._inflight: dict[int, tuple[int, Any]] = {}
@@ -254,6 +264,19 @@ class RayExecutor:
             self._sigint(signum, frame)
         elif self._sigint != signal.SIG_IGN:
             raise KeyboardInterrupt
+
+    def _wait_placed(self, ray: Any, n: int, resource: str) -> None:
+        """Wait until every worker runs; a worker the cluster cannot place is an error, not a hang."""
+        pending = [w.stats.options(concurrency_group="control").remote() for w in self.workers]
+        ready, waiting = ray.wait(pending, num_returns=n, timeout=PLACE_WAIT_S)
+        if waiting:
+            for w in self.workers:
+                with contextlib.suppress(Exception):
+                    ray.kill(w, no_restart=True)
+            raise ValueError(
+                f"the Ray cluster placed {len(ready)} of {n} filmcrew workers (one {resource} each) "
+                f"in {PLACE_WAIT_S:.0f} s; free the resource or set FILMCREW_RAY_WORKERS")
+        ray.get(ready)  # a worker that failed to start raises its error here
 
     # -- calls ------------------------------------------------------------------------------------
 

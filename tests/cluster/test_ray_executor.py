@@ -78,19 +78,24 @@ def ray_executor(cluster, monkeypatch):
     return executor_for(Settings())
 
 
-def test_a_second_call_for_a_model_lands_on_the_worker_that_loaded_it(ray_executor, tmp_path):
+def test_a_second_call_for_a_model_lands_on_the_worker_that_loaded_it_and_makes_local_bytes(ray_executor, tmp_path):
     from filmcrew.artifacts import ArtifactStore
     from filmcrew.schemas import Shot
     from filmcrew.tools.video import WisaGenerator
 
-    store = ArtifactStore(tmp_path, executor=ray_executor)
+    store = ArtifactStore(tmp_path / "ray", executor=ray_executor)
     gen = WisaGenerator(debug_models=True)
-    shot = Shot(id="s1", duration_s=1.0, local_prompt="a ball falls", events=["a ball falls"])
+    gen.steps = 12  # seed 5 at 12 steps: a clip whose bytes change with the CPU thread count
+    shot = Shot(id="s1", duration_s=1.0, local_prompt="a ball falls and bounces",
+                events=["a ball falls"])
     before = ray_executor.stats()
-    for seed in (1, 2):  # one after the other: nobody is busy, the holder wins
-        gen.generate(store, "generate:s1#0", shot, None, seed=seed, width=64, height=64, fps=8,
-                     shot_number=1, style="")
+    remote = [gen.generate(store, "generate:s1#0", shot, None, seed=seed, width=64, height=64,
+                           fps=8, shot_number=1, style="").sha256
+              for seed in (5, 6)]  # one after the other: nobody is busy, the holder wins
     after = ray_executor.stats()
+    here = ArtifactStore(tmp_path / "local")
+    assert remote == [gen.generate(here, "generate:s1#0", shot, None, seed=seed, width=64, height=64,
+                                   fps=8, shot_number=1, style="").sha256 for seed in (5, 6)]
     calls = [a["calls"] - b["calls"] for a, b in zip(after, before, strict=True)]
     loads = [a["loads"] - b["loads"] for a, b in zip(after, before, strict=True)]
     worker = calls.index(2)
@@ -118,6 +123,9 @@ def test_ray_film_is_the_local_film_spread_over_workers_even_when_workers_die(
     result = runner.start(REQUEST, RunOptions(**OPTIONS), tmp_path / "f", on_event=on_event)
     assert killed.is_set()
     assert sha(result.final) == sha(local.final)
+    report = json.loads((result.run_dir / "report.json").read_text())
+    assert report["executor"] == {"executor": "ray", "address": "local", "resource": "fc_gpu",
+                                  "workers": 2}
     assert ray_executor.retries > retries_before  # a call in flight was retried
     stats = ray_executor.stats()  # the restarted workers: each loaded the model once at most
     assert all(s["calls"] >= 1 for s in stats), stats  # both workers rendered clips
