@@ -251,6 +251,7 @@ class RayExecutor:
         self._inflight: dict[int, tuple[int, Any]] = {}
         self._lock = threading.Lock()
         self.retries = 0  # calls run again because their worker died
+        self.interrupted = False  # set by Ctrl-C: no new calls from then on
         self._dead = _death_errors(ray)
         self._sigint = None
         if threading.current_thread() is threading.main_thread():
@@ -258,7 +259,9 @@ class RayExecutor:
             signal.signal(signal.SIGINT, self._on_sigint)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
-        """Ctrl-C: cancel the remote calls first, so the graph's threads waiting on them end."""
+        """Ctrl-C: cancel the remote calls first, so the graph's threads waiting on them end, and
+        refuse the calls its branches still make while the run unwinds."""
+        self.interrupted = True
         self.cancel_all()
         if callable(self._sigint):
             self._sigint(signum, frame)
@@ -326,9 +329,11 @@ class RayExecutor:
               progress: dict[int, Any]) -> tuple[Meta | None, list[str]]:
         ray = _ray()
         call_id = next(self._ids)
-        stream = self.workers[i].call.options(num_returns="streaming").remote(
-            call_id, model, payload, str(path))
-        with self._lock:
+        with self._lock:  # submitted and registered at once: cancel_all sees it or it sees Ctrl-C
+            if self.interrupted:
+                raise CallCancelled("the run was interrupted (Ctrl-C)")
+            stream = self.workers[i].call.options(num_returns="streaming").remote(
+                call_id, model, payload, str(path))
             self._inflight[call_id] = (i, stream)
         try:
             for ref in stream:

@@ -178,6 +178,7 @@ def test_ctrl_c_cancels_the_remote_calls_and_stops_the_run(ray_executor, tmp_pat
 
     monkeypatch.setattr(WisaGenerator, "DEBUG_STEPS", 400)  # clips long enough to be cut short
     before = sum(s["cancelled"] for s in ray_executor.stats())
+    calls_before = sum(s["calls"] for s in ray_executor.stats())
     sent = threading.Event()
 
     def on_event(mode: str, data: dict) -> None:
@@ -186,8 +187,11 @@ def test_ctrl_c_cancels_the_remote_calls_and_stops_the_run(ray_executor, tmp_pat
             os.kill(os.getpid(), signal.SIGINT)
 
     opts = RunOptions(**{**OPTIONS, "seed": 11})
-    with pytest.raises(KeyboardInterrupt):
-        runner.start(REQUEST, opts, tmp_path / "f", on_event=on_event)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.start(REQUEST, opts, tmp_path / "f", on_event=on_event)
+    finally:
+        ray_executor.interrupted = False  # the test process goes on: take calls again
     assert sent.is_set()
     assert not (tmp_path / "f" / "final.mp4").exists()
     deadline = time.monotonic() + 60
@@ -196,6 +200,7 @@ def test_ctrl_c_cancels_the_remote_calls_and_stops_the_run(ray_executor, tmp_pat
     stats = ray_executor.stats()
     assert not any(s["busy"] for s in stats)
     assert sum(s["cancelled"] for s in stats) > before  # a call stopped between its steps
+    assert sum(s["calls"] for s in stats) - calls_before == sum(s["cancelled"] for s in stats) - before
     assert not list((tmp_path / "f").glob("artifacts/*/*.mp4"))  # no clip was finished
 
 
