@@ -389,7 +389,6 @@ def rflav_available(model: str | None, vae: str | None, vocoder: str | None) -> 
 #: imported on first use, so importing the video face stays light (no torch until a backend runs).
 _FACE = {
     "NoAmbientClass": "filmcrew.tools.video.rflav.backend",
-    "regen_embedder": "filmcrew.tools.video.regen.crew",
     "regen_spec": "filmcrew.tools.video.regen.crew",
     "RegenSpec": "filmcrew.tools.video.regen.crew",
     "store_as_latents": "filmcrew.tools.video.regen.crew",

@@ -65,13 +65,6 @@ def _checkpoint_id(path: str, mtime_ns: int, size: int) -> str:
     return f"regen@{sha256_file(Path(path))[:16]}"
 
 
-def regen_embedder(checkpoint: Path | None, *, debug_models: bool) -> tuple[Any, str]:
-    """(embedder, model id for the cache keys), loaded here (a resident model): the tiny random
-    REGEN with `debug_models`, else the trained checkpoint; without one, a clear error."""
-    spec = regen_spec(checkpoint, debug_models=debug_models)
-    return spec.load(), spec.model_id
-
-
 def store_as_latents(store: ArtifactStore, node: str, clip: ArtifactRef, regen: RegenSpec,
                      steps: int = 1) -> ArtifactRef:
     """Encode `clip` to REGEN latents (safetensors) and decode them to the MP4 the crew uses.
