@@ -50,7 +50,7 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
     def describe(self) -> dict[str, Any]:
-        """What it runs on, for `report.json` and `filmcrew doctor`."""
+        """What it runs on, for `report.json`."""
         ...
 
 
@@ -109,10 +109,3 @@ def close_executors() -> None:
     for ex in executors:
         ex.close()
 
-
-def cancel_executors() -> None:
-    """Cancel every call in flight on the executors this process made (Ctrl-C)."""
-    with _SHARED_LOCK:
-        executors = list(_SHARED.values())
-    for ex in executors:
-        ex.cancel_all()

@@ -25,6 +25,11 @@ class RemoteCallFailed(RuntimeError):
     """A remote call failed twice for a reason outside the tool (its worker died both times)."""
 
 
+def _due(step: int, total: int, last: int) -> bool:
+    """Whether a progress step is worth an event: every 1/50 of the work, and the end."""
+    return step == total or step - last >= max(1, total // 50)
+
+
 class StreamProgress:
     """A `progress(step, total)` that emits LangGraph custom stream events (a no-op outside a graph
     run), throttled to every 1/50 of the work and the end. Picklable only inside `relay()`."""
@@ -42,7 +47,7 @@ class StreamProgress:
     def __call__(self, step: int, total: int) -> None:
         if self._writer is None:
             return
-        if step == total or step - self._last >= max(1, total // 50):
+        if _due(step, total, self._last):
             self._last = step
             self._writer({"type": "progress", "node": self.node, "shot_id": self.shot_id,
                           "stage": self.stage, "step": step, "total": total})
@@ -82,8 +87,6 @@ class Channel:
         self.ready = threading.Condition()
 
     def emit(self, token: int, step: int, total: int) -> None:
-        if self.cancelled.is_set():
-            raise CallCancelled("the driver cancelled this call")
         with self.ready:
             self.events.append((token, step, total))
             self.ready.notify_all()
@@ -108,6 +111,6 @@ class RemoteProgress:
             return
         if self.channel.cancelled.is_set():
             raise CallCancelled("the driver cancelled this call")
-        if step == total or step - self._last >= max(1, total // 50):
+        if _due(step, total, self._last):
             self._last = step
             self.channel.emit(self.token, step, total)
