@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from filmcrew.executor import Executor, LocalExecutor
 from filmcrew.schemas import ArtifactRef
 from filmcrew.tracing import Tracer
 
@@ -56,13 +57,13 @@ def sha256_file(path: Path) -> str:
 class ArtifactStore:
     """Files keyed by the parameters that made them, under `<run_dir>/artifacts/`."""
 
-    def __init__(self, run_dir: Path, tracer: Tracer | None = None, executor: Any | None = None):
+    def __init__(self, run_dir: Path, tracer: Tracer | None = None, executor: Executor | None = None):
         self.run_dir = Path(run_dir)
         self.root = self.run_dir / "artifacts"
         self.root.mkdir(parents=True, exist_ok=True)
         self.tracer = tracer or Tracer(None)
-        #: where `gpu=True` calls run (filmcrew/executor.py); None: in this process
-        self.executor = executor
+        #: where `gpu=True` calls run (filmcrew/executor.py); by default in this process
+        self.executor = executor or LocalExecutor()
 
     def __reduce__(self) -> tuple:
         """A store travels to a worker as its directory: the worker reads and writes the same files
@@ -152,7 +153,7 @@ class ArtifactStore:
         loads its model itself (tools/resident.py) and captures only plain values, so it can travel.
         """
         inputs = list(inputs)
-        if gpu and self.executor is not None:
+        if gpu:
             make = functools.partial(self.executor.run, model, make, label=f"{node} {tool}")
         key = params_hash(tool, version, params, model=model, seed=seed,
                           inputs=[r.sha256 for r in inputs])

@@ -103,6 +103,8 @@ class Worker:
             CURRENT_CHANNEL.set(channel)
             out["keys"] = RESIDENT.track()
             try:
+                # the driver's own pickled call, through Ray's authenticated channel (Ray pickles
+                # every task argument the same way); nothing from a run's files is ever unpickled
                 make = cloudpickle.loads(payload)
                 out["meta"] = make(target)
             except BaseException as e:  # re-raised by the generator below, so in the driver
@@ -156,8 +158,7 @@ class Worker:
         return {"index": self.index, "pid": os.getpid(), "host": socket.gethostname(),
                 "calls": self.calls, "cancelled": self.cancelled, "busy": len(self.channels), "models": self.models(),
                 "resident": RESIDENT.holding(), "loads": sum(RESIDENT.loads.values()),
-                "budget_bytes": RESIDENT.budget_bytes if isinstance(RESIDENT.budget_bytes, int)
-                else None}
+                "budget_bytes": RESIDENT.budget_bytes}
 
 
 # -- routing (driver side) ----------------------------------------------------------------------

@@ -48,10 +48,9 @@ class CrewContext:
         """Open the run directory's store and trace, and the LLM, if not open yet."""
         if self.store is None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            executor = executor_for(self.settings)
             self.store = ArtifactStore(self.run_dir,
                                        Tracer(self.run_dir / "trace.jsonl", run_id=self.run_id),
-                                       executor=None if executor.name == "local" else executor)
+                                       executor=executor_for(self.settings))
         if self.llm is None:
             self.llm = CrewLLM(self.llm_spec or self.settings.llm, settings=self.settings,
                                store=self.store, model=self.chat_model)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from filmcrew.relay import CallCancelled, Make, Meta, RemoteCallFailed, StreamProgress, relay
 
@@ -34,7 +34,6 @@ __all__ = ["EXECUTORS", "CallCancelled", "Executor", "LocalExecutor", "RemoteCal
 EXECUTORS = ("local", "ray")
 
 
-@runtime_checkable
 class Executor(Protocol):
     name: str
 

@@ -82,8 +82,7 @@ def render_node(state: dict[str, Any], runtime: Any) -> dict[str, Any]:
     report = build_report(state, ctx.run_dir, final, chosen)
     report["exports"] = {"otio": "timeline.otio", **{k: p.name for k, p in exports.items()}}
     # where the GPU calls ran (the film is the same either way)
-    report["executor"] = (ctx.store.executor.describe() if ctx.store.executor is not None
-                          else {"executor": "local"})
+    report["executor"] = ctx.store.executor.describe()
     (ctx.run_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return {"render": final.model_dump(mode="json")}
 

@@ -87,14 +87,24 @@ class ResidentModels:
     Thread-safe; two threads asking for the same key load it once.
     """
 
-    def __init__(self, budget_bytes: int | None = None):
-        self.budget_bytes = budget_bytes
+    def __init__(self, budget_bytes: int | Callable[[], int | None] | None = None):
+        self._budget = budget_bytes  # a callable is asked once, on first use (CUDA init is not free)
         self._models: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.RLock()
         self._loading: dict[Hashable, threading.Lock] = {}
         self.loads: dict[Hashable, int] = {}
         self.load_seconds: dict[Hashable, float] = {}
         self._touched: threading.local = threading.local()
+
+    @property
+    def budget_bytes(self) -> int | None:
+        if callable(self._budget):
+            self._budget = self._budget()
+        return self._budget
+
+    @budget_bytes.setter
+    def budget_bytes(self, value: int | None) -> None:
+        self._budget = value
 
     def get(self, key: Hashable, load: Callable[[], T]) -> T:
         """The model under `key`, loaded by `load()` on a miss (then the LRU is trimmed)."""
@@ -186,20 +196,5 @@ def _default_budget() -> int | None:
     return None if total is None else int(total * DEFAULT_BUDGET_SHARE)
 
 
-class _LazyBudget(ResidentModels):
-    """The process's registry; its default budget is read on first load (CUDA init is not free)."""
-
-    _UNSET = object()
-
-    def __init__(self) -> None:
-        super().__init__(None)
-        self.budget_bytes = self._UNSET  # type: ignore[assignment]
-
-    def _evict_for(self, size: int) -> None:
-        if self.budget_bytes is self._UNSET:
-            self.budget_bytes = _default_budget()
-        super()._evict_for(size)
-
-
 #: The process-wide registry every backend loads through.
-RESIDENT: ResidentModels = _LazyBudget()
+RESIDENT = ResidentModels(_default_budget)

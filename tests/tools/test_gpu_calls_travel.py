@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from filmcrew.artifacts import ArtifactStore
+from filmcrew.executor import LocalExecutor
 from filmcrew.relay import CURRENT_CHANNEL, Channel, StreamProgress, relay
 from filmcrew.schemas import ArtifactRef, MusicBrief, PhysicsAnnotation, RhythmSpots, Shot
 
@@ -57,7 +58,7 @@ def _pickler_class() -> type:
     return NoWeightsPickler
 
 
-class ShippingExecutor:
+class ShippingExecutor(LocalExecutor):
     """Runs each call as a worker would: pickled, checked, unpickled under a channel, run."""
 
     name = "shipping"
@@ -86,12 +87,6 @@ class ShippingExecutor:
         self.calls.append({"model": model, "label": label, "bytes": len(blob),
                            "events": len(channel.events), "progress": len(table)})
         return meta
-
-    def cancel_all(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
     def describe(self) -> dict[str, Any]:
         return {"executor": "shipping"}
@@ -260,6 +255,12 @@ def test_regen_needs_a_checkpoint_or_debug(tmp_path):
 # -- music ----------------------------------------------------------------------------------------
 
 
+BRIEF = MusicBrief(scene="harbour", brightness="dim", color_tone="amber", action="boats",
+                   emotional_tone="tense", shot_scale="wide", theme="storm",
+                   description="low strings", key="D", mode="minor", tempo_bpm_min=55,
+                   tempo_bpm_max=65)
+
+
 def test_musicgen_call_travels(tmp_path):
     from filmcrew.tools.music import music_backend
 
@@ -267,14 +268,10 @@ def test_musicgen_call_travels(tmp_path):
     composer = music_backend("musicgen", debug_models=True)
     spots = RhythmSpots(times_s=[0.3, 0.9], strengths=[1.0, 0.5], kinds=["cut", "impact"],
                         tempo_bpm=60)
-    brief = MusicBrief(scene="harbour", brightness="dim", color_tone="amber", action="boats",
-                       emotional_tone="tense", shot_scale="wide", theme="storm",
-                       description="low strings", key="D", mode="minor", tempo_bpm_min=55,
-                       tempo_bpm_max=65)
     refs, progress = [], []
     for store in (local, shipped):
         p = Recorder()
-        score, stems = composer.compose(store, "composer", brief, spots, [(0.0, 1.0, 0.5)], 1.0,
+        score, stems = composer.compose(store, "composer", BRIEF, spots, [(0.0, 1.0, 0.5)], 1.0,
                                         seed=1, feedback=[], sample_rate=16000, progress=p)
         refs.append((score, stems))
         progress.append(p.calls)
@@ -309,14 +306,10 @@ def test_audiocraft_call_travels(tmp_path, monkeypatch):
     local, shipped, ex = stores(tmp_path)
     composer = AudiocraftComposer(debug_models=True)
     spots = RhythmSpots(times_s=[0.3], strengths=[1.0], kinds=["cut"], tempo_bpm=60)
-    brief = MusicBrief(scene="harbour", brightness="dim", color_tone="amber", action="boats",
-                       emotional_tone="tense", shot_scale="wide", theme="storm",
-                       description="low strings", key="D", mode="minor", tempo_bpm_min=55,
-                       tempo_bpm_max=65)
     refs, progress = [], []
     for store in (local, shipped):
         p = Recorder()
-        refs.append(composer.compose(store, "composer", brief, spots, [(0.0, 0.5, 0.5)], 0.5,
+        refs.append(composer.compose(store, "composer", BRIEF, spots, [(0.0, 0.5, 0.5)], 0.5,
                                      seed=1, feedback=[], sample_rate=16000, progress=p)[1])
         progress.append(p.calls)
     same_file(local, refs[0], shipped, refs[1])
